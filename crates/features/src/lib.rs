@@ -1,0 +1,5 @@
+//! Feature extraction for hybrid audio + lyrics song clustering.
+//!
+//! This crate is plain Rust over `ndarray` and never depends on libtorch: it
+//! reads dataset descriptors, decodes audio, computes MFCCs at librosa parity,
+//! vectorises multilingual lyrics and fuses the modalities into one matrix.

@@ -1,0 +1,1 @@
+//! Variational autoencoder models in libtorch (tch).

@@ -1,0 +1,1 @@
+//! Hyperparameter ablation sweeps.
