@@ -1,0 +1,85 @@
+//! The error type of every fallible function in this crate.
+
+/// Why a score, a clustering or a decomposition could not be computed.
+///
+/// Every variant names the offending input so that a command-line caller can
+/// print the message as is.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An input that must hold at least one sample or feature is empty.
+    #[error("{what} is empty")]
+    Empty {
+        /// Which input was empty, e.g. "data" or "labels".
+        what: &'static str,
+    },
+    /// Two inputs that must describe the same samples have different lengths.
+    #[error("{what} has {got} entries but the data has {expected} rows")]
+    LengthMismatch {
+        /// Which input has the wrong length.
+        what: &'static str,
+        /// Its length.
+        got: usize,
+        /// The number of rows it must match.
+        expected: usize,
+    },
+    /// scikit-learn's rule for internal scores: `1 < n_labels < n_samples`.
+    #[error(
+        "number of labels is {n_labels}; valid values are 2 to n_samples - 1 = {} (inclusive)",
+        n_samples.saturating_sub(1)
+    )]
+    InvalidLabelCount {
+        /// Number of distinct labels found.
+        n_labels: usize,
+        /// Number of samples.
+        n_samples: usize,
+    },
+    /// A data value is NaN or infinite.
+    #[error("non-finite value {value} at row {row}, column {column}")]
+    NonFinite {
+        /// Zero-based row of the value.
+        row: usize,
+        /// Zero-based column of the value.
+        column: usize,
+        /// The value itself (NaN, inf or -inf).
+        value: f64,
+    },
+    /// A configuration value is outside its valid range.
+    #[error("invalid {parameter} = {value}: {expected}")]
+    InvalidParameter {
+        /// Name of the parameter, as in the config struct.
+        parameter: &'static str,
+        /// The rejected value, printed.
+        value: String,
+        /// The valid range, in words.
+        expected: String,
+    },
+    /// Given initial centres do not match the data or the cluster count.
+    #[error(
+        "initial centres have shape {rows} x {columns}, expected {expected_rows} x {expected_columns}"
+    )]
+    CentresShape {
+        /// Rows of the given centres.
+        rows: usize,
+        /// Columns of the given centres.
+        columns: usize,
+        /// Required number of rows (the cluster count).
+        expected_rows: usize,
+        /// Required number of columns (the data's feature count).
+        expected_columns: usize,
+    },
+}
+
+/// This crate's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Checks that every value of `data` is finite, naming the first bad one.
+pub fn check_finite(data: ndarray::ArrayView2<'_, f64>) -> Result<()> {
+    for (row, values) in data.outer_iter().enumerate() {
+        for (column, &value) in values.iter().enumerate() {
+            if !value.is_finite() {
+                return Err(Error::NonFinite { row, column, value });
+            }
+        }
+    }
+    Ok(())
+}
