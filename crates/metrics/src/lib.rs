@@ -28,5 +28,6 @@ pub mod contingency;
 pub mod error;
 pub mod external;
 pub mod internal;
+pub mod kmeans;
 pub mod labels;
 pub mod silhouette;
