@@ -30,4 +30,5 @@ pub mod external;
 pub mod internal;
 pub mod kmeans;
 pub mod labels;
+pub mod pca;
 pub mod silhouette;
