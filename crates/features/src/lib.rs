@@ -3,3 +3,8 @@
 //! This crate is plain Rust over `ndarray` and never depends on libtorch: it
 //! reads dataset descriptors, decodes audio, computes MFCCs at librosa parity,
 //! vectorises multilingual lyrics and fuses the modalities into one matrix.
+
+pub mod audio;
+pub mod error;
+pub mod mfcc;
+pub mod summary;

@@ -1,0 +1,256 @@
+//! Audio decoding: any supported file to mono `f32` samples at 22,050 Hz.
+//!
+//! Decoding uses `symphonia` (WAV with PCM, FLAC, Ogg Vorbis and MP3).
+//! Integer PCM is scaled to `[-1, 1)` exactly as `soundfile` (and so
+//! `librosa.load`) does, channels are averaged to mono, and any other sample
+//! rate is converted with `rubato`'s synchronous FFT resampler.
+//!
+//! Parity note: `librosa.load` resamples with `soxr_hq`; rubato is a different
+//! high-quality resampler, so for input that is not already at 22,050 Hz the
+//! samples (and the MFCCs) agree with librosa only approximately. Input at
+//! 22,050 Hz is never resampled and matches exactly.
+
+use std::fs::File;
+use std::path::Path;
+
+use rubato::audioadapter_buffers::direct::InterleavedSlice;
+use rubato::{Fft, FixedSync, Resampler, WindowFunction};
+use symphonia::core::audio::{Channels, SampleBuffer};
+use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use crate::error::{Error, Result};
+
+/// The sample rate every signal is converted to, as `librosa.load`'s default.
+pub const TARGET_SAMPLE_RATE: u32 = 22_050;
+
+/// Input frames per resampler FFT block. The block length sets the
+/// anti-aliasing cutoff; 512 puts it near `soxr_hq`'s (about 0.93 of the new
+/// Nyquist frequency), which is what keeps our MFCCs closest to librosa's for
+/// resampled input (measured against 1024 to 8192 on the 44.1 kHz fixture).
+const RESAMPLER_CHUNK_FRAMES: usize = 512;
+
+/// A decoded file, already averaged to one channel, at its own sample rate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MonoAudio {
+    /// Mono samples in `[-1, 1]`.
+    pub samples: Vec<f32>,
+    /// Sample rate of `samples` in Hz.
+    pub sample_rate: u32,
+    /// Number of channels in the file before the downmix.
+    pub channels: usize,
+}
+
+/// Decode any supported file (WAV, FLAC, Ogg Vorbis, MP3), downmix to mono by
+/// averaging channels, resample to 22,050 Hz.
+pub fn load_mono(path: &Path) -> Result<Vec<f32>> {
+    let decoded = decode_mono(path)?;
+    if decoded.sample_rate == TARGET_SAMPLE_RATE {
+        return Ok(decoded.samples);
+    }
+    resample(&decoded.samples, decoded.sample_rate, TARGET_SAMPLE_RATE).map_err(|error| {
+        Error::Decode {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        }
+    })
+}
+
+/// Decodes a file and averages its channels, keeping its own sample rate.
+///
+/// Corrupt, truncated, empty and unsupported files are errors that name the path.
+// One linear probe-decode-downmix sequence; cutting it up would only make
+// single-use helpers, which the house style avoids.
+#[allow(clippy::too_many_lines)]
+pub fn decode_mono(path: &Path) -> Result<MonoAudio> {
+    let file = File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let is_empty_file = file.metadata().map(|meta| meta.len() == 0);
+    if matches!(is_empty_file, Ok(true)) {
+        return Err(Error::EmptyAudio {
+            path: path.to_path_buf(),
+        });
+    }
+    let stream = MediaSourceStream::new(Box::new(file), MediaSourceStreamOptions::default());
+    let mut hint = Hint::new();
+    if let Some(extension) = path.extension().and_then(|extension| extension.to_str()) {
+        hint.with_extension(extension);
+    }
+    let unsupported = |reason: String| Error::UnsupportedAudio {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let corrupt = |reason: String| Error::Decode {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            stream,
+            &FormatOptions {
+                // Trim encoder delay and padding (MP3 LAME tags) as libsndfile does.
+                enable_gapless: true,
+                ..FormatOptions::default()
+            },
+            &MetadataOptions::default(),
+        )
+        .map_err(|error| symphonia_error(path, error))?;
+    let mut format = probed.format;
+    let Some(track) = format
+        .tracks()
+        .iter()
+        .find(|track| track.codec_params.codec != CODEC_TYPE_NULL)
+    else {
+        return Err(unsupported("no audio track".to_owned()));
+    };
+    let track_id = track.id;
+    let expected_frames = track.codec_params.n_frames;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .map_err(|error| symphonia_error(path, error))?;
+
+    let mut mono = Vec::new();
+    let mut sample_rate = track.codec_params.sample_rate;
+    let mut channels = track.codec_params.channels.map(Channels::count);
+    let mut interleaved: Option<SampleBuffer<f32>> = None;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(packet) => packet,
+            Err(SymphoniaError::IoError(error))
+                if error.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                break;
+            }
+            Err(SymphoniaError::ResetRequired) => {
+                return Err(unsupported(
+                    "stream changes its parameters mid-file".to_owned(),
+                ));
+            }
+            Err(other) => return Err(symphonia_error(path, other)),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = decoder
+            .decode(&packet)
+            .map_err(|error| symphonia_error(path, error))?;
+        let spec = *decoded.spec();
+        let channel_count = spec.channels.count();
+        if channel_count == 0 {
+            return Err(corrupt("stream has no channels".to_owned()));
+        }
+        if sample_rate.is_some_and(|rate| rate != spec.rate)
+            || channels.is_some_and(|count| count != channel_count)
+        {
+            return Err(unsupported(
+                "sample rate or channel count changes mid-file".to_owned(),
+            ));
+        }
+        sample_rate = Some(spec.rate);
+        channels = Some(channel_count);
+        let needed_capacity = decoded.capacity();
+        let buffer = match &mut interleaved {
+            Some(buffer) if buffer.capacity() >= needed_capacity * channel_count => buffer,
+            _ => interleaved.insert(SampleBuffer::new(needed_capacity as u64, spec)),
+        };
+        buffer.copy_interleaved_ref(decoded);
+        let samples = buffer.samples();
+        if channel_count == 1 {
+            mono.extend_from_slice(samples);
+        } else {
+            let inverse = 1.0 / channel_count as f32;
+            for frame in samples.chunks_exact(channel_count) {
+                let mut sum = 0.0_f32;
+                for value in frame {
+                    sum += value;
+                }
+                mono.push(sum * inverse);
+            }
+        }
+    }
+
+    if mono.is_empty() {
+        return Err(Error::EmptyAudio {
+            path: path.to_path_buf(),
+        });
+    }
+    if let Some(expected) = expected_frames
+        && (mono.len() as u64) < expected
+    {
+        return Err(corrupt(format!(
+            "truncated or corrupt: header announces {expected} frames, only {} decoded",
+            mono.len()
+        )));
+    }
+    let Some(sample_rate) = sample_rate.filter(|rate| *rate > 0) else {
+        return Err(corrupt("stream has no sample rate".to_owned()));
+    };
+    Ok(MonoAudio {
+        samples: mono,
+        sample_rate,
+        channels: channels.unwrap_or(1),
+    })
+}
+
+/// Maps a symphonia error to ours: unsupported features are
+/// [`Error::UnsupportedAudio`], everything else (malformed data, I/O) is [`Error::Decode`].
+fn symphonia_error(path: &Path, error: SymphoniaError) -> Error {
+    match error {
+        SymphoniaError::Unsupported(what) => Error::UnsupportedAudio {
+            path: path.to_path_buf(),
+            reason: what.to_owned(),
+        },
+        other => Error::Decode {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Converts mono samples between sample rates with rubato's synchronous FFT
+/// resampler (anti-aliased, delay compensated). The output has
+/// `ceil(len * to / from)` samples, as `librosa.resample`.
+pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32>> {
+    if from_rate == 0 || to_rate == 0 {
+        return Err(Error::InvalidSignal {
+            reason: format!("cannot resample from {from_rate} Hz to {to_rate} Hz"),
+        });
+    }
+    if from_rate == to_rate || samples.is_empty() {
+        return Ok(samples.to_vec());
+    }
+    let resampler_error = |error: &dyn std::fmt::Display| Error::InvalidSignal {
+        reason: format!("resampling {from_rate} Hz to {to_rate} Hz failed: {error}"),
+    };
+    let mut resampler = Fft::<f64>::new_custom(
+        from_rate as usize,
+        to_rate as usize,
+        RESAMPLER_CHUNK_FRAMES,
+        1,
+        1,
+        WindowFunction::BlackmanHarris2,
+        FixedSync::Input,
+    )
+    .map_err(|error| resampler_error(&error))?;
+    let mut input = Vec::with_capacity(samples.len());
+    for sample in samples {
+        input.push(f64::from(*sample));
+    }
+    let adapter =
+        InterleavedSlice::new(&input, 1, input.len()).map_err(|error| resampler_error(&error))?;
+    let output = resampler
+        .process_all(&adapter, input.len(), None)
+        .map_err(|error| resampler_error(&error))?;
+    let mut resampled = Vec::with_capacity(input.len());
+    for sample in output.take_data() {
+        resampled.push(sample as f32);
+    }
+    Ok(resampled)
+}
