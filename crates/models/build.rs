@@ -24,9 +24,16 @@ fn main() {
         return;
     }
     let Some(libtorch_lib) = env::var_os("DEP_TCH_LIBTORCH_LIB").map(PathBuf::from) else {
-        println!("cargo:warning=torch-sys did not report its libtorch lib directory; executables will need LD_LIBRARY_PATH");
+        println!(
+            "cargo:warning=torch-sys did not report its libtorch lib directory; executables will need LD_LIBRARY_PATH"
+        );
         return;
     };
+    // Tests check the RUNPATH against this directory.
+    println!(
+        "cargo:rustc-env=SONGVAE_LIBTORCH_LIB={}",
+        libtorch_lib.display()
+    );
     println!("cargo:rustc-link-arg=-Wl,--enable-new-dtags");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", libtorch_lib.display());
     if libtorch_lib.join("libtorch_cuda.so").exists() {

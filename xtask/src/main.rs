@@ -1,5 +1,11 @@
 //! `cargo xtask`: the project's automation and user-facing commands.
+//!
+//! xtask itself never links libtorch: it has to run before libtorch exists
+//! (`setup` installs it). Commands that need libtorch build and run the
+//! workspace's tch-linked binaries through cargo, with the environment that
+//! `torch-sys` reads; commands over plain-Rust crates run in process.
 
+mod libtorch;
 mod score;
 
 use std::process::ExitCode;
@@ -17,6 +23,16 @@ struct Cli {
 /// One subcommand per capability; each is documented in README.md.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Find or install libtorch 2.11.0 and print where it is, its version and CUDA support.
+    Setup,
+    /// Run the whole workspace test suite (after setup); extra arguments go to `cargo test`.
+    Test {
+        /// Passed on to `cargo test --workspace`, for example `-- --nocapture`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_test_args: Vec<String>,
+    },
+    /// `cargo fmt --check`, `cargo clippy -D warnings`, then the whole test suite.
+    Ci,
     /// Cluster an embedding (or take given labels) and print every score as one JSON line.
     Score(score::ScoreArgs),
 }
@@ -24,6 +40,9 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Setup => libtorch::setup_command(),
+        Command::Test { cargo_test_args } => libtorch::test_command(&cargo_test_args),
+        Command::Ci => libtorch::ci_command(),
         Command::Score(args) => score::score_command(&args),
     };
     match outcome {
