@@ -5,6 +5,13 @@
 //! vectorises multilingual lyrics and fuses the modalities into one matrix.
 
 pub mod audio;
+pub mod cache;
+pub mod dataset;
+pub mod descriptor;
 pub mod error;
+pub mod fixture_dataset;
+pub mod fusion;
+pub mod lyrics;
+pub mod manifest;
 pub mod mfcc;
 pub mod summary;
