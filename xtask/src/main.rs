@@ -5,7 +5,10 @@
 //! workspace's tch-linked binaries through cargo, with the environment that
 //! `torch-sys` reads; commands over plain-Rust crates run in process.
 
+mod features;
+mod fixtures;
 mod libtorch;
+mod real_data;
 mod score;
 
 use std::process::ExitCode;
@@ -35,6 +38,12 @@ enum Command {
     Ci,
     /// Cluster an embedding (or take given labels) and print every score as one JSON line.
     Score(score::ScoreArgs),
+    /// Build (or reuse) a dataset's fused feature matrix, frames, ids and labels.
+    Features(features::FeaturesArgs),
+    /// Regenerate the embedded fixture dataset (fixtures/dataset/) byte for byte.
+    Fixtures,
+    /// Check that every ../shared/datasets/*/dataset.json loads; print counts and dimensions.
+    RealData(real_data::RealDataArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +53,9 @@ fn main() -> ExitCode {
         Command::Test { cargo_test_args } => libtorch::test_command(&cargo_test_args),
         Command::Ci => libtorch::ci_command(),
         Command::Score(args) => score::score_command(&args),
+        Command::Features(args) => features::features_command(&args),
+        Command::Fixtures => fixtures::fixtures_command(),
+        Command::RealData(args) => real_data::real_data_command(&args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

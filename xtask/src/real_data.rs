@@ -1,0 +1,119 @@
+//! `cargo xtask real-data`: check that every real dataset descriptor loads.
+//!
+//! ```text
+//! cargo xtask real-data [--datasets DIR]
+//! ```
+//!
+//! For each `DIR/*/dataset.json` (default `../shared/datasets` beside the
+//! workspace) this loads the descriptor and every track with the default
+//! settings, prints the track count, the failures and the dimensions of each
+//! modality and of the frames, and fails when a descriptor does not load or a
+//! dataset has no usable track. It is the real-data check that `.ci/run`
+//! runs after the tests; `cargo xtask test` never needs the real data.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use songvae_features::dataset::{FeatureSettings, load_dataset};
+use songvae_features::descriptor::Descriptor;
+
+/// Arguments of `cargo xtask real-data`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RealDataArgs {
+    /// Folder holding one sub-folder per dataset, each with a `dataset.json`.
+    #[arg(long, value_name = "DIR")]
+    pub datasets: Option<PathBuf>,
+}
+
+/// The default real-data folder: `../shared/datasets` relative to the workspace root.
+fn default_datasets_dir() -> PathBuf {
+    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    workspace_root.join("..").join("shared").join("datasets")
+}
+
+/// Runs `cargo xtask real-data`.
+pub fn real_data_command(args: &RealDataArgs) -> Result<()> {
+    let datasets_dir = args.datasets.clone().unwrap_or_else(default_datasets_dir);
+    if !datasets_dir.is_dir() {
+        bail!(
+            "real-data folder {} is missing; it holds the shared real datasets (see README.md, \"Real data\") and is needed only by this command",
+            datasets_dir.display()
+        );
+    }
+    let mut descriptors = Vec::new();
+    let entries = std::fs::read_dir(&datasets_dir)
+        .with_context(|| format!("cannot list {}", datasets_dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot list {}", datasets_dir.display()))?;
+        let descriptor_path = entry.path().join("dataset.json");
+        if descriptor_path.is_file() {
+            descriptors.push(descriptor_path);
+        }
+    }
+    descriptors.sort();
+    if descriptors.is_empty() {
+        bail!("no */dataset.json under {}", datasets_dir.display());
+    }
+    let settings = FeatureSettings::default();
+    let mut broken = Vec::new();
+    for descriptor_path in &descriptors {
+        let started = std::time::Instant::now();
+        let outcome = Descriptor::load(descriptor_path).and_then(|descriptor| {
+            load_dataset(&descriptor, &settings, false).map(|loaded| (descriptor, loaded))
+        });
+        match outcome {
+            Ok((descriptor, loaded)) => {
+                let mut parts = Vec::new();
+                if let Some(audio) = &loaded.audio {
+                    parts.push(format!("audio {}", audio.ncols()));
+                }
+                if let Some(lyrics) = &loaded.lyrics {
+                    let without = loaded.has_lyrics.iter().filter(|flag| !**flag).count();
+                    parts.push(format!(
+                        "lyrics {} ({without} without lyrics)",
+                        lyrics.ncols()
+                    ));
+                }
+                if let Some(frames) = &loaded.frames {
+                    parts.push(format!(
+                        "frames {} x {}",
+                        frames.shape()[1],
+                        frames.shape()[2]
+                    ));
+                }
+                println!(
+                    "{}: {} tracks, {} failed, {}; labels {:?} ({:.1} s)",
+                    descriptor.name,
+                    loaded.ids.len(),
+                    loaded.failures.len(),
+                    parts.join(", "),
+                    descriptor.labels,
+                    started.elapsed().as_secs_f64()
+                );
+                for failure in &loaded.failures {
+                    println!(
+                        "  failed: id `{}` (line {}) {}: {}",
+                        failure.id, failure.line, failure.path, failure.reason
+                    );
+                }
+                if loaded.ids.is_empty() {
+                    broken.push(format!("{}: no track survived", descriptor_path.display()));
+                }
+            }
+            Err(error) => {
+                println!("{}: does not load: {error}", descriptor_path.display());
+                broken.push(format!("{}: {error}", descriptor_path.display()));
+            }
+        }
+    }
+    if !broken.is_empty() {
+        bail!(
+            "{} of {} real datasets failed:\n{}",
+            broken.len(),
+            descriptors.len(),
+            broken.join("\n")
+        );
+    }
+    println!("all {} real datasets load", descriptors.len());
+    Ok(())
+}
