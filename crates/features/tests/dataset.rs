@@ -556,3 +556,97 @@ fn atomic_writes_replace_whole_files_and_leave_nothing_on_failure() {
     names.sort();
     assert_eq!(names, vec!["blocker".to_string(), "file.txt".to_string()]);
 }
+
+#[test]
+fn precomputed_lyrics_embeddings_are_read_and_shape_checked() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let root = directory.path();
+    std::fs::create_dir_all(root.join("emb")).expect("mkdir");
+    let mut manifest = String::from("id,tempo\n");
+    for (index, id) in ["p", "q", "r", "s"].iter().enumerate() {
+        let length = if *id == "s" { 5 } else { 6 };
+        let embedding = Array1::from_shape_fn(length, |column| ((index + 1) * (column + 2)) as f64);
+        write_npy(root.join(format!("emb/{id}.npy")), &embedding).expect("write npy");
+        manifest.push_str(id);
+        manifest.push(',');
+        manifest.push_str(&(100 + index * 7).to_string());
+        manifest.push('\n');
+    }
+    std::fs::write(root.join("m.csv"), manifest).expect("write");
+    std::fs::write(
+        root.join("dataset.json"),
+        r#"{"name": "emb", "manifest": "m.csv", "id_column": "id",
+            "audio": {"columns": ["tempo"]}, "lyrics": {"npy": "emb/{id}.npy"}}"#,
+    )
+    .expect("write");
+    let out = root.join("out");
+    let report = build_features(
+        &root.join("dataset.json"),
+        &out,
+        &small_settings(),
+        &BuildOptions::default(),
+    )
+    .expect("builds");
+    assert_eq!(report.manifest.modality_dims, vec![1, 6]);
+    assert_eq!(report.manifest.without_lyrics, 0);
+    let failures = read_failures(&out).expect("failures.json");
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0].id, "s");
+    assert!(
+        failures[0]
+            .reason
+            .contains("lyrics embedding has shape [5], most tracks have [6]")
+            && failures[0].path.ends_with("s.npy"),
+        "{failures:?}"
+    );
+}
+
+#[test]
+fn settings_and_modalities_are_checked_before_work() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let descriptor = audio_files_dataset(&directory.path().join("data"));
+    std::fs::write(
+        directory.path().join("audio-only.json"),
+        r#"{"name": "a", "manifest": "data/manifest.csv", "id_column": "id", "audio": {"files": "audio_path"}}"#,
+    )
+    .expect("write");
+    let lyrics_only = FeatureSettings {
+        modalities: Some(vec![Modality::Lyrics]),
+        ..small_settings()
+    };
+    let error = build_features(
+        &directory.path().join("audio-only.json"),
+        &directory.path().join("out"),
+        &lyrics_only,
+        &BuildOptions::default(),
+    )
+    .expect_err("no lyrics modality");
+    assert!(
+        error.to_string().contains("has no lyrics modality"),
+        "{error}"
+    );
+
+    let bad_frames = FeatureSettings {
+        frames: 0,
+        ..small_settings()
+    };
+    let error = build_features(
+        &descriptor,
+        &directory.path().join("out"),
+        &bad_frames,
+        &BuildOptions::default(),
+    )
+    .expect_err("invalid frames");
+    assert!(error.to_string().contains("frames"), "{error}");
+
+    let unknown =
+        serde_json::from_str::<FeatureSettings>(r#"{"lyrics": {"dims": 8}, "frame": 10}"#)
+            .expect_err("unknown key");
+    assert!(unknown.to_string().contains("frame"), "{unknown}");
+    let parsed: FeatureSettings = serde_json::from_str(
+        r#"{"lyrics": {"dims": 8, "analyzer": "char_wb"}, "modalities": ["audio"]}"#,
+    )
+    .expect("valid settings");
+    assert_eq!(parsed.lyrics.dims, 8);
+    assert_eq!(parsed.modalities, Some(vec![Modality::Audio]));
+}
