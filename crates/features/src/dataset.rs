@@ -22,7 +22,7 @@
 //! | `features.npy` | fused features, `n x d`, float32 |
 //! | `frames.npy` | frame matrices, `n x c x t`, float32 (only when the dataset has frames) |
 //! | `ids.txt` | one track id per line, in row order of the matrices |
-//! | `labels.json` | `{"primary", "names", "labels": {name: [value per track]}, "has_lyrics": [..]}` |
+//! | `labels.json` | `{"primary", "names", "labels": {name: [value per track]}, "has_lyrics": [..] or null without the lyrics modality}` |
 //! | `failures.json` | list of `{"id", "line", "path", "reason"}` |
 //! | `manifest.json` | settings, dimensions, counts and the cache hash |
 
@@ -1218,7 +1218,8 @@ fn write_outputs(
         "primary": descriptor.labels.first(),
         "names": descriptor.labels,
         "labels": label_values,
-        "has_lyrics": loaded.has_lyrics,
+        // Unknown (null) when the lyrics modality was not loaded.
+        "has_lyrics": loaded.lyrics.as_ref().map(|_| &loaded.has_lyrics),
     });
     let labels_path = out_dir.join("labels.json");
     write_atomic(&labels_path, &json_bytes(&labels_json, &labels_path)?)?;

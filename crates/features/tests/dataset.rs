@@ -352,6 +352,11 @@ fn npy_shapes_are_checked_per_track_and_modalities_select_blocks() {
     assert_eq!(report.manifest.modalities, vec![Modality::Audio]);
     let features: Array2<f32> = read_npy(audio_out.join("features.npy")).expect("features.npy");
     assert_eq!(features.shape(), &[3, 8]);
+    let labels: Value = serde_json::from_str(
+        &std::fs::read_to_string(audio_out.join("labels.json")).expect("labels.json"),
+    )
+    .expect("labels.json parses");
+    assert_eq!(labels["has_lyrics"], Value::Null);
 
     let mut lyrics_only = small_settings();
     lyrics_only.modalities = Some(vec![Modality::Lyrics]);
