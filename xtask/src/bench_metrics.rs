@@ -1,0 +1,433 @@
+//! `cargo xtask bench metrics`: songvae-metrics against scikit-learn 1.9.1.
+//!
+//! One run, same data on both sides (written by the Python side, read here):
+//! 20000 x 16 float64 Gaussian blobs around 10 centres
+//! (`make_blobs(cluster_std=3.0, random_state=0)`). Measured, each the median
+//! of `--repeats` runs, on all cores on both sides (rayon here, OpenMP/BLAS
+//! there):
+//!
+//! - silhouette of the true labels (`silhouette_score`);
+//! - k-means from the same 10 initial centres, one init
+//!   (`KMeans(init=centres, n_init=1)`), with labels, inertia and iteration
+//!   counts compared;
+//! - the full score set of the `score` command (silhouette, Davies-Bouldin,
+//!   Calinski-Harabasz, ARI, NMI, purity) on scikit-learn's k-means labels
+//!   (both sides get the same labels);
+//! - silhouette at n = 100000 in a child process (this binary with a hidden
+//!   flag), reporting its peak resident memory (`VmHWM` of
+//!   `/proc/self/status`, which includes the 12.8 MB of data).
+//!
+//! Runs alternate (scikit-learn, then ours, per measurement and repeat) so
+//! that both sides see the same machine load; wall and process CPU seconds
+//! are reported. The scikit-learn side is `xtask/bench/metrics_sklearn.py`,
+//! run with the
+//! venv `${XDG_CACHE_HOME:-~/.cache}/songvae/ref-sklearn` (created with numpy,
+//! scipy and scikit-learn 1.9.1 when missing, and the bench says so). The
+//! table is printed and written to docs/performance.md under "## metrics".
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use ndarray::{Array1, Array2};
+use ndarray_npy::read_npy;
+use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
+use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
+use songvae_metrics::kmeans::{KMeansFit, kmeans_from_centres};
+use songvae_metrics::silhouette::silhouette_score;
+
+/// The scikit-learn version the reference side pins.
+const SKLEARN_VERSION: &str = "1.9.1";
+/// The section of docs/performance.md this benchmark owns.
+const SECTION_HEADING: &str = "## metrics";
+
+/// Arguments of `cargo xtask bench metrics`.
+#[derive(Debug, clap::Args)]
+pub struct BenchMetricsArgs {
+    /// Timed runs per measurement and side; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Print the table without writing docs/performance.md.
+    #[arg(long)]
+    pub no_write: bool,
+    /// Internal: run silhouette on `DIR/data_100k.npy` and print seconds and peak memory as JSON.
+    #[arg(long, hide = true, value_name = "DIR")]
+    pub silhouette_memory_child: Option<PathBuf>,
+}
+
+/// Runs `cargo xtask bench metrics`.
+pub fn bench_metrics_command(args: &BenchMetricsArgs) -> Result<()> {
+    if let Some(directory) = &args.silhouette_memory_child {
+        return silhouette_memory_child(directory);
+    }
+    if args.repeats == 0 {
+        bail!("--repeats must be at least 1");
+    }
+    let python = sklearn_venv()?;
+    let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = workspace_root.join("xtask/bench/metrics_sklearn.py");
+    let work = std::env::temp_dir().join(format!("songvae-bench-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
+    let outcome = run_benchmark(&python, &script, &work, args.repeats);
+    // The data files are large; remove them whatever happened.
+    let _ = std::fs::remove_dir_all(&work);
+    let table = outcome?;
+    println!("{table}");
+    if !args.no_write {
+        let path = workspace_root.join("docs/performance.md");
+        write_section(&path, &table)?;
+        println!("wrote the table to {}", path.display());
+    }
+    Ok(())
+}
+
+/// Wall and process CPU seconds of repeated runs.
+#[derive(Debug, Default)]
+struct Timings {
+    wall: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+/// Both sides' timings and values.
+struct Results {
+    versions: serde_json::Value,
+    ours: [Timings; 3],
+    theirs: [Timings; 3],
+    silhouette: f64,
+    sklearn_silhouette: f64,
+    kmeans: KMeansFit,
+    kmeans_labels_identical: bool,
+    sklearn_kmeans: serde_json::Value,
+    worst_score_difference: f64,
+    memory: serde_json::Value,
+}
+
+/// The measurements, in table order.
+const MEASUREMENTS: [&str; 3] = ["silhouette", "kmeans", "scores"];
+
+fn run_benchmark(python: &Path, script: &Path, work: &Path, repeats: usize) -> Result<String> {
+    println!(
+        "scikit-learn side: {} {}",
+        python.display(),
+        script.display()
+    );
+    let versions = run_python(python, script, &["generate".as_ref(), work.as_os_str()])?;
+    let data: Array2<f64> = read_npy(work.join("data.npy")).context("data.npy")?;
+    let truth = usize_labels(&read_npy(work.join("truth.npy")).context("truth.npy")?)?;
+    let init: Array2<f64> = read_npy(work.join("init.npy")).context("init.npy")?;
+    let pred = usize_labels(&read_npy(work.join("pred.npy")).context("pred.npy")?)?;
+
+    let mut ours: [Timings; 3] = Default::default();
+    let mut theirs: [Timings; 3] = Default::default();
+    let mut their_values = vec![serde_json::Value::Null; 3];
+    let mut silhouette = 0.0;
+    let mut fit = None;
+    let mut scores = Vec::new();
+    for repeat in 0..repeats {
+        println!(
+            "repeat {} of {repeats}: scikit-learn and ours, alternating",
+            repeat + 1
+        );
+        for (index, measurement) in MEASUREMENTS.iter().enumerate() {
+            let theirs_run = run_python(
+                python,
+                script,
+                &["time".as_ref(), work.as_os_str(), measurement.as_ref()],
+            )?;
+            theirs[index].wall.push(number(&theirs_run["seconds"])?);
+            theirs[index].cpu.push(number(&theirs_run["cpu_seconds"])?);
+            their_values[index] = theirs_run["values"].clone();
+            let wall_start = Instant::now();
+            let cpu_start = process_cpu_seconds()?;
+            match index {
+                0 => silhouette = silhouette_score(data.view(), &truth)?,
+                1 => fit = Some(kmeans_from_centres(data.view(), init.view(), 300, 1e-4)?),
+                _ => {
+                    scores = vec![
+                        ("silhouette", silhouette_score(data.view(), &pred)?),
+                        ("davies_bouldin", davies_bouldin_score(data.view(), &pred)?),
+                        (
+                            "calinski_harabasz",
+                            calinski_harabasz_score(data.view(), &pred)?,
+                        ),
+                        ("ari", adjusted_rand_score(&truth, &pred)?),
+                        ("nmi", normalized_mutual_info_score(&truth, &pred)?),
+                        ("purity", purity_score(&truth, &pred)?),
+                    ];
+                }
+            }
+            ours[index].cpu.push(process_cpu_seconds()? - cpu_start);
+            ours[index].wall.push(wall_start.elapsed().as_secs_f64());
+        }
+    }
+    let kmeans = fit.context("k-means ran")?;
+    let mut worst_score_difference: f64 = 0.0;
+    for (name, value) in &scores {
+        let want = number(&their_values[2][*name])?;
+        worst_score_difference = worst_score_difference.max(relative_difference(*value, want));
+    }
+
+    println!("silhouette at n = 100000 in a child process");
+    let child = Command::new(std::env::current_exe()?)
+        .args(["bench", "metrics", "--silhouette-memory-child"])
+        .arg(work)
+        .output()
+        .context("running the memory child")?;
+    if !child.status.success() {
+        bail!(
+            "memory child failed: {}",
+            String::from_utf8_lossy(&child.stderr).trim()
+        );
+    }
+    let memory: serde_json::Value =
+        serde_json::from_slice(&child.stdout).context("memory child output")?;
+    let results = Results {
+        versions,
+        ours,
+        theirs,
+        silhouette,
+        sklearn_silhouette: number(&their_values[0]["silhouette"])?,
+        kmeans_labels_identical: kmeans.labels == pred,
+        kmeans,
+        sklearn_kmeans: their_values[1].clone(),
+        worst_score_difference,
+        memory,
+    };
+    render_table(&results, repeats)
+}
+
+/// Runs the Python side with `arguments` and parses the JSON it prints.
+fn run_python(
+    python: &Path,
+    script: &Path,
+    arguments: &[&std::ffi::OsStr],
+) -> Result<serde_json::Value> {
+    let output = Command::new(python)
+        .arg(script)
+        .args(arguments)
+        .output()
+        .with_context(|| format!("cannot run {}", python.display()))?;
+    if !output.status.success() {
+        bail!(
+            "{} {} failed ({}): {}",
+            python.display(),
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("{} printed no JSON", script.display()))
+}
+
+/// User + system CPU seconds of this process (all threads), from
+/// `/proc/self/stat` (fields 14 and 15, in clock ticks of 1/100 s).
+fn process_cpu_seconds() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    let after_name = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .context("malformed /proc/self/stat")?;
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // after_name starts at field 3 (state); utime is field 14, stime field 15.
+    let user_ticks: f64 = fields.get(11).context("no utime")?.parse()?;
+    let system_ticks: f64 = fields.get(12).context("no stime")?.parse()?;
+    Ok((user_ticks + system_ticks) / 100.0)
+}
+
+/// The markdown section: a header line, the table and the targets.
+fn render_table(results: &Results, repeats: usize) -> Result<String> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut table = String::new();
+    writeln!(
+        table,
+        "{SECTION_HEADING}\n\n`cargo xtask bench metrics` ({cores} cores, all threads on both sides; medians of {repeats} \
+         runs, the two sides alternating; scikit-learn {} with numpy {}; the metrics crate built at opt-level 3 as \
+         the dev profile sets it). Data: 20000 x 16 Gaussian blobs, 10 centres \
+         (`make_blobs(cluster_std=3.0, random_state=0)`), the same arrays on both sides. CPU = user + system \
+         seconds of the process, all threads.\n",
+        results.versions["sklearn"].as_str().unwrap_or("?"),
+        results.versions["numpy"].as_str().unwrap_or("?"),
+    )?;
+    writeln!(
+        table,
+        "| measurement | ours wall (s) | scikit-learn wall (s) | speed-up | ours CPU (s) | scikit-learn CPU (s) | agreement |\n\
+         |---|---:|---:|---:|---:|---:|---|"
+    )?;
+    let agreements = [
+        format!(
+            "{:.15} vs {:.15} (relative difference {:.1e})",
+            results.silhouette,
+            results.sklearn_silhouette,
+            relative_difference(results.silhouette, results.sklearn_silhouette)
+        ),
+        format!(
+            "labels identical: {}; inertia {:.6} vs {:.6}; iterations {} vs {}",
+            if results.kmeans_labels_identical {
+                "yes"
+            } else {
+                "no"
+            },
+            results.kmeans.inertia,
+            number(&results.sklearn_kmeans["inertia"])?,
+            results.kmeans.n_iter,
+            results.sklearn_kmeans["n_iter"]
+        ),
+        format!(
+            "largest relative difference {:.1e}",
+            results.worst_score_difference
+        ),
+    ];
+    let names = [
+        "silhouette, n = 20000",
+        "k-means, same 10 initial centres, 1 init",
+        "full score set (silhouette, DB, CH, ARI, NMI, purity)",
+    ];
+    for index in 0..3 {
+        let ours_wall = median(&results.ours[index].wall);
+        let theirs_wall = median(&results.theirs[index].wall);
+        writeln!(
+            table,
+            "| {} | {ours_wall:.3} | {theirs_wall:.3} | {:.1}x | {:.2} | {:.2} | {} |",
+            names[index],
+            theirs_wall / ours_wall,
+            median(&results.ours[index].cpu),
+            median(&results.theirs[index].cpu),
+            agreements[index]
+        )?;
+    }
+    writeln!(
+        table,
+        "| silhouette, n = 100000 (ours only) | {:.3} | - | - | - | - | peak resident memory {:.0} MiB (`VmHWM`, whole process including the data) |",
+        number(&results.memory["seconds"])?,
+        number(&results.memory["vm_hwm_kib"])? / 1024.0,
+    )?;
+    writeln!(
+        table,
+        "\nTargets (issue 3): silhouette at least 5x faster with equal values; k-means at least as fast; \
+         silhouette at n = 100000 under 1 GB. Timings come from a shared 2-core machine (other agents' builds \
+         running) and vary between runs."
+    )?;
+    Ok(table)
+}
+
+/// Child mode: silhouette on the n = 100000 data, then report time and peak memory.
+fn silhouette_memory_child(directory: &Path) -> Result<()> {
+    let data: Array2<f64> = read_npy(directory.join("data_100k.npy")).context("data_100k.npy")?;
+    let truth =
+        usize_labels(&read_npy(directory.join("truth_100k.npy")).context("truth_100k.npy")?)?;
+    let start = Instant::now();
+    let value = silhouette_score(data.view(), &truth)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let status =
+        std::fs::read_to_string("/proc/self/status").context("reading /proc/self/status")?;
+    let mut vm_hwm_kib = None;
+    for line in status.lines() {
+        if let Some(rest) = line.strip_prefix("VmHWM:") {
+            vm_hwm_kib = rest
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok();
+        }
+    }
+    let vm_hwm_kib = vm_hwm_kib.context("no VmHWM line in /proc/self/status")?;
+    println!(
+        "{}",
+        serde_json::json!({"seconds": seconds, "value": value, "vm_hwm_kib": vm_hwm_kib})
+    );
+    Ok(())
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        f64::midpoint(sorted[middle - 1], sorted[middle])
+    }
+}
+
+fn relative_difference(got: f64, want: f64) -> f64 {
+    if want == 0.0 {
+        got.abs()
+    } else {
+        (got - want).abs() / want.abs()
+    }
+}
+
+fn number(value: &serde_json::Value) -> Result<f64> {
+    value
+        .as_f64()
+        .with_context(|| format!("expected a number, found {value}"))
+}
+
+fn usize_labels(labels: &Array1<i64>) -> Result<Vec<usize>> {
+    let mut converted = Vec::with_capacity(labels.len());
+    for &label in labels {
+        converted.push(usize::try_from(label).context("negative label")?);
+    }
+    Ok(converted)
+}
+
+/// The scikit-learn venv's Python, creating the venv (and saying so) when it is missing.
+fn sklearn_venv() -> Result<PathBuf> {
+    let cache = match std::env::var_os("XDG_CACHE_HOME") {
+        Some(cache) if !cache.is_empty() => PathBuf::from(cache),
+        _ => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cache"),
+    };
+    let venv = cache.join("songvae/ref-sklearn");
+    let python = venv.join("bin/python");
+    if python.exists() {
+        println!("using Python venv {}", venv.display());
+        return Ok(python);
+    }
+    println!(
+        "creating Python venv {} with numpy, scipy and scikit-learn=={SKLEARN_VERSION} (one time)",
+        venv.display()
+    );
+    let created = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()?;
+    if !created.success() {
+        bail!("python3 -m venv {} failed", venv.display());
+    }
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "numpy", "scipy"])
+        .arg(format!("scikit-learn=={SKLEARN_VERSION}"))
+        .status()?;
+    if !installed.success() {
+        bail!(
+            "pip install scikit-learn=={SKLEARN_VERSION} into {} failed",
+            venv.display()
+        );
+    }
+    Ok(python)
+}
+
+/// Replaces (or appends) this benchmark's section of docs/performance.md,
+/// leaving every other section as it is.
+fn write_section(path: &Path, section: &str) -> Result<()> {
+    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Performance\n".to_owned());
+    let updated = match existing.find(&format!("{SECTION_HEADING}\n")) {
+        Some(start) => {
+            let after = start + SECTION_HEADING.len();
+            let end = existing[after..]
+                .find("\n## ")
+                .map_or(existing.len(), |offset| after + offset + 1);
+            format!("{}{section}\n{}", &existing[..start], &existing[end..])
+        }
+        None => format!(
+            "{}\n{section}",
+            existing.trim_end_matches('\n').to_owned() + "\n"
+        ),
+    };
+    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
+}
