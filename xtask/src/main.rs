@@ -6,10 +6,12 @@
 //! `torch-sys` reads; commands over plain-Rust crates run in process.
 
 mod bench;
+mod bench_features;
 mod bench_metrics;
 mod features;
 mod fixtures;
 mod libtorch;
+mod mfcc;
 mod real_data;
 mod score;
 
@@ -46,6 +48,8 @@ enum Command {
     Fixtures,
     /// Check that every ../shared/datasets/*/dataset.json loads; print counts and dimensions.
     RealData(real_data::RealDataArgs),
+    /// Write the MFCC matrix of one audio file as float32 `.npy` (`n_mfcc` x frames, as librosa).
+    Mfcc(mfcc::MfccArgs),
     /// Benchmarks: ours vs the Python reference, table written to docs/performance.md.
     Bench {
         /// Which area to benchmark.
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Features(args) => features::features_command(&args),
         Command::Fixtures => fixtures::fixtures_command(),
         Command::RealData(args) => real_data::real_data_command(&args),
+        Command::Mfcc(args) => mfcc::mfcc_command(&args),
         Command::Bench { target } => bench::bench_command(&target),
     };
     match outcome {
