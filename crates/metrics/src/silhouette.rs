@@ -32,7 +32,7 @@ use crate::internal::check_internal_inputs;
 /// Rows of the data processed together by one task.
 pub const ROW_BLOCK: usize = 64;
 /// Columns (samples) of one distance tile.
-pub const COLUMN_TILE: usize = 512;
+pub const COLUMN_TILE: usize = 128;
 
 /// Silhouette of every sample, in input order.
 ///
