@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-/// The PyTorch release that `tch 0.24.0` binds, and that the GPU machines ship.
+/// The `PyTorch` release that `tch 0.24.0` binds, and that the GPU machines ship.
 pub const TORCH_VERSION: &str = "2.11.0";
 
 /// Free disk needed for a fresh install: the wheels unpack to about 4.7 GB.
@@ -71,14 +71,15 @@ impl SetupInputs {
             .filter(|value| !value.is_empty())
             .map(PathBuf::from);
         let use_pytorch = std::env::var_os("LIBTORCH_USE_PYTORCH").is_some();
-        let cache_home = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
-            Some(cache_home) => PathBuf::from(cache_home),
-            None => {
-                let home = std::env::var_os("HOME")
-                    .filter(|v| !v.is_empty())
-                    .context("neither XDG_CACHE_HOME nor HOME is set; set one so setup knows where to cache libtorch")?;
-                PathBuf::from(home).join(".cache")
-            }
+        let cache_home = if let Some(cache_home) =
+            std::env::var_os("XDG_CACHE_HOME").filter(|value| !value.is_empty())
+        {
+            PathBuf::from(cache_home)
+        } else {
+            let home = std::env::var_os("HOME")
+                .filter(|value| !value.is_empty())
+                .context("neither XDG_CACHE_HOME nor HOME is set; set one so setup knows where to cache libtorch")?;
+            PathBuf::from(home).join(".cache")
         };
         Ok(Self {
             libtorch,

@@ -14,6 +14,7 @@ mod libtorch;
 mod mfcc;
 mod real_data;
 mod score;
+mod train;
 
 use std::process::ExitCode;
 
@@ -50,6 +51,8 @@ enum Command {
     RealData(real_data::RealDataArgs),
     /// Write the MFCC matrix of one audio file as float32 `.npy` (`n_mfcc` x frames, as librosa).
     Mfcc(mfcc::MfccArgs),
+    /// Train one model end to end: features, training, clustering, scores (prints the result JSON).
+    Train(train::TrainArgs),
     /// Benchmarks: ours vs the Python reference, table written to docs/performance.md.
     Bench {
         /// Which area to benchmark.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Fixtures => fixtures::fixtures_command(),
         Command::RealData(args) => real_data::real_data_command(&args),
         Command::Mfcc(args) => mfcc::mfcc_command(&args),
+        Command::Train(args) => train::train_command(&args),
         Command::Bench { target } => bench::bench_command(&target),
     };
     match outcome {

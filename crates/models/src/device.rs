@@ -91,9 +91,8 @@ impl DeviceChoice {
     pub fn resolve(self) -> Result<tch::Device, DeviceUnavailable> {
         let available = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
         match self {
-            Self::Cpu => Ok(tch::Device::Cpu),
             Self::Auto if available > 0 => Ok(tch::Device::Cuda(0)),
-            Self::Auto => Ok(tch::Device::Cpu),
+            Self::Cpu | Self::Auto => Ok(tch::Device::Cpu),
             Self::Cuda(index) if index < available => Ok(tch::Device::Cuda(index)),
             Self::Cuda(_) => Err(DeviceUnavailable {
                 requested: self,

@@ -1,15 +1,23 @@
 //! Variational autoencoder models for song clustering, in libtorch through `tch`.
 //!
-//! This crate holds the models (fully connected VAE, 1-D convolutional VAE,
-//! beta-VAE, conditional VAE and a plain autoencoder) and the [`device`]
-//! choice they run on. It is the only crate besides `train` and `sweep` that
-//! links libtorch; `features` and `metrics` stay plain Rust.
+//! This crate holds the models of the study — fully connected VAE
+//! ([`spec::Architecture::Vae`]), 1-D convolutional VAE over MFCC frames with
+//! lyrics at the bottleneck, beta-VAE, conditional VAE and a plain
+//! autoencoder — behind one small trait ([`model::SongModel`]), and the
+//! [`device`] choice they run on. With `train` and `sweep` it is one of the
+//! three crates that link libtorch; `features` and `metrics` stay plain Rust.
 //!
 //! libtorch keeps its random generator and thread count per process. Runs
 //! stay reproducible by drawing every random number of a run (weight
 //! initialisation, shuffling, reparameterisation noise) from that run's own
-//! seeded generator on the Rust side, and by setting the thread count once,
-//! at process start, in the binary that hosts the runs
+//! seeded generator on the Rust side ([`init`]), and by setting the thread
+//! count once, at process start, in the binary that hosts the runs
 //! (`docs/architecture.md` explains the rule).
 
+pub mod conv;
+pub mod dense;
 pub mod device;
+pub mod error;
+pub mod init;
+pub mod model;
+pub mod spec;

@@ -1,0 +1,224 @@
+//! What a model looks like: its architecture and sizes, and the shapes the
+//! dataset gives it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The model families of the study.
+///
+/// | name | what | latent |
+/// |---|---|---|
+/// | `vae` | fully connected VAE on the fused feature vector | mean and log-variance |
+/// | `conv_vae` | 1-D convolutions over the MFCC frame matrix; lyrics join at the bottleneck | mean and log-variance |
+/// | `beta_vae` | `vae` with the KL term weighted by `beta` | mean and log-variance |
+/// | `cvae` | `vae` with encoder and decoder conditioned on a one-hot label | mean and log-variance |
+/// | `ae` | deterministic autoencoder, the baseline | a point, no KL |
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// Fully connected VAE.
+    Vae,
+    /// 1-D convolutional VAE over frames, hybrid with lyrics.
+    ConvVae,
+    /// VAE with a weighted KL term.
+    BetaVae,
+    /// Conditional VAE.
+    Cvae,
+    /// Plain autoencoder.
+    Ae,
+}
+
+impl Architecture {
+    /// Every architecture, in the order of the study's comparison table.
+    pub const ALL: [Architecture; 5] = [
+        Architecture::Vae,
+        Architecture::ConvVae,
+        Architecture::BetaVae,
+        Architecture::Cvae,
+        Architecture::Ae,
+    ];
+
+    /// The name used in configs and reports.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Vae => "vae",
+            Architecture::ConvVae => "conv_vae",
+            Architecture::BetaVae => "beta_vae",
+            Architecture::Cvae => "cvae",
+            Architecture::Ae => "ae",
+        }
+    }
+
+    /// Whether the latent is a distribution (and the loss has a KL term).
+    #[must_use]
+    pub fn is_variational(self) -> bool {
+        self != Architecture::Ae
+    }
+}
+
+/// Sizes of a model.
+///
+/// | key | default | valid |
+/// |---|---|---|
+/// | `latent_dim` | 16 | 1 ..= 4096 |
+/// | `hidden_dim` | 256 | 1 ..= 65536 |
+/// | `depth` | 2 | 1 ..= 8; layer `i` has `hidden_dim / 2^i` units (at least `latent_dim`) |
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// Which family.
+    pub architecture: Architecture,
+    /// Size of the latent space.
+    pub latent_dim: usize,
+    /// Width of the first hidden layer.
+    pub hidden_dim: usize,
+    /// Number of hidden layers in the encoder (the decoder mirrors them).
+    pub depth: usize,
+}
+
+/// Shapes that the dataset gives a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataShape {
+    /// Width of the fused feature vector.
+    pub feature_dim: usize,
+    /// `(channels, time)` of the frame matrices, when the dataset has them.
+    pub frames: Option<(usize, usize)>,
+    /// Width of the lyrics block inside the feature vector (0 without lyrics);
+    /// the convolutional model takes it at the bottleneck.
+    pub lyrics_dim: usize,
+    /// Number of classes of the condition label (0 without one).
+    pub condition_classes: usize,
+}
+
+impl ModelSpec {
+    /// Checks every size against its valid range and against the data.
+    pub fn validate(&self, shape: &DataShape) -> Result<()> {
+        let checks: [(&'static str, usize, usize, usize, &'static str); 3] = [
+            ("latent_dim", self.latent_dim, 1, 4096, "valid: 1 to 4096"),
+            ("hidden_dim", self.hidden_dim, 1, 65536, "valid: 1 to 65536"),
+            ("depth", self.depth, 1, 8, "valid: 1 to 8"),
+        ];
+        for (key, value, low, high, reason) in checks {
+            if value < low || value > high {
+                return Err(Error::InvalidSpec { key, value, reason });
+            }
+        }
+        if shape.feature_dim == 0 {
+            return Err(Error::InvalidSpec {
+                key: "feature_dim",
+                value: 0,
+                reason: "the dataset gives no features",
+            });
+        }
+        match self.architecture {
+            Architecture::ConvVae => match shape.frames {
+                Some((channels, time)) if channels > 0 && time > 0 => {}
+                _ => return Err(Error::NoFrames),
+            },
+            Architecture::Cvae if shape.condition_classes < 2 => {
+                return Err(Error::NoCondition {
+                    classes: shape.condition_classes,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Widths of the encoder's hidden layers: `hidden_dim / 2^i`, never
+    /// below `latent_dim`.
+    #[must_use]
+    pub fn hidden_widths(&self) -> Vec<usize> {
+        let mut widths = Vec::with_capacity(self.depth);
+        for layer in 0..self.depth {
+            let width = (self.hidden_dim >> layer).max(self.latent_dim).max(1);
+            widths.push(width);
+        }
+        widths
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape() -> DataShape {
+        DataShape {
+            feature_dim: 40,
+            frames: None,
+            lyrics_dim: 0,
+            condition_classes: 0,
+        }
+    }
+
+    fn spec(architecture: Architecture) -> ModelSpec {
+        ModelSpec {
+            architecture,
+            latent_dim: 16,
+            hidden_dim: 256,
+            depth: 2,
+        }
+    }
+
+    #[test]
+    fn second_layer_is_half_as_wide_and_never_below_latent() {
+        assert_eq!(spec(Architecture::Vae).hidden_widths(), vec![256, 128]);
+        let narrow = ModelSpec {
+            hidden_dim: 20,
+            depth: 3,
+            ..spec(Architecture::Vae)
+        };
+        assert_eq!(narrow.hidden_widths(), vec![20, 16, 16]);
+    }
+
+    #[test]
+    fn sizes_out_of_range_name_the_key() {
+        let zero_latent = ModelSpec {
+            latent_dim: 0,
+            ..spec(Architecture::Vae)
+        };
+        assert_eq!(
+            zero_latent.validate(&shape()).unwrap_err().to_string(),
+            "invalid model spec: latent_dim = 0 (valid: 1 to 4096)"
+        );
+        let deep = ModelSpec {
+            depth: 9,
+            ..spec(Architecture::Vae)
+        };
+        assert_eq!(
+            deep.validate(&shape()).unwrap_err().to_string(),
+            "invalid model spec: depth = 9 (valid: 1 to 8)"
+        );
+    }
+
+    #[test]
+    fn conv_needs_frames_and_cvae_needs_a_condition() {
+        assert_eq!(
+            spec(Architecture::ConvVae).validate(&shape()),
+            Err(Error::NoFrames)
+        );
+        assert_eq!(
+            spec(Architecture::Cvae).validate(&shape()),
+            Err(Error::NoCondition { classes: 0 })
+        );
+        let with_both = DataShape {
+            frames: Some((20, 64)),
+            condition_classes: 2,
+            ..shape()
+        };
+        for architecture in Architecture::ALL {
+            assert_eq!(spec(architecture).validate(&with_both), Ok(()));
+        }
+    }
+
+    #[test]
+    fn names_round_trip_through_serde() {
+        for architecture in Architecture::ALL {
+            let json = serde_json::to_string(&architecture).unwrap();
+            assert_eq!(json, format!("\"{}\"", architecture.name()));
+            let back: Architecture = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, architecture);
+        }
+    }
+}

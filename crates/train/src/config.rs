@@ -1,0 +1,294 @@
+//! The config of one training run, checked before any tensor is made.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use songvae_models::device::DeviceChoice;
+use songvae_models::spec::{Architecture, ModelSpec};
+
+use crate::error::{Error, Result};
+
+/// One training run. Unknown keys are rejected.
+///
+/// | key | default | valid |
+/// |---|---|---|
+/// | `architecture` | `vae` | `vae`, `conv_vae`, `beta_vae`, `cvae`, `ae` |
+/// | `latent_dim` | 16 | 1 ..= 4096 |
+/// | `hidden_dim` | 256 | 1 ..= 65536 |
+/// | `depth` | 2 | 1 ..= 8 |
+/// | `learning_rate` | 1e-3 | > 0, <= 100 |
+/// | `beta` | 1.0 | >= 0 (KL weight; 1 is the plain VAE) |
+/// | `batch_size` | 32 | >= 1 |
+/// | `max_epochs` | 200 | 1 ..= 100000 |
+/// | `patience` | 10 | >= 1 epochs |
+/// | `tolerance` | 1e-3 | >= 0 (relative validation-loss improvement) |
+/// | `gradient_clip` | none | > 0 (maximum gradient norm) |
+/// | `kl_warmup_epochs` | 0 | KL weight rises linearly from 0 to `beta` over these epochs |
+/// | `validation_fraction` | 0.2 | 0 < f < 1; tracks held out for early stopping |
+/// | `condition` | none | label column that conditions a `cvae` |
+/// | `seed` | 0 | any u64 |
+/// | `device` | `auto` | `auto`, `cpu`, `cuda`, `cuda:N` |
+/// | `intra_op_threads` | 1 | 1 ..= 256; set once per process by the binary |
+/// | `clustering` | `{"algorithm": "kmeans"}` | see [`ClusteringConfig`] |
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Model family.
+    pub architecture: Architecture,
+    /// Latent size.
+    pub latent_dim: usize,
+    /// Width of the first hidden layer.
+    pub hidden_dim: usize,
+    /// Hidden layers in the encoder.
+    pub depth: usize,
+    /// Adam learning rate.
+    pub learning_rate: f64,
+    /// Weight of the KL term.
+    pub beta: f64,
+    /// Tracks per batch.
+    pub batch_size: usize,
+    /// Upper bound on epochs.
+    pub max_epochs: usize,
+    /// Epochs without relative improvement above `tolerance` before stopping.
+    pub patience: usize,
+    /// Relative improvement of the validation loss that counts as progress.
+    pub tolerance: f64,
+    /// Maximum gradient norm, when clipping.
+    pub gradient_clip: Option<f64>,
+    /// Epochs of linear KL warm-up.
+    pub kl_warmup_epochs: usize,
+    /// Share of tracks held out for validation.
+    pub validation_fraction: f64,
+    /// Label column that conditions the CVAE.
+    pub condition: Option<String>,
+    /// Seed of every random draw of the run.
+    pub seed: u64,
+    /// Where to compute.
+    pub device: DeviceChoice,
+    /// libtorch intra-op threads of the hosting process.
+    pub intra_op_threads: usize,
+    /// How the latent means are clustered afterwards.
+    pub clustering: ClusteringConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            architecture: Architecture::Vae,
+            latent_dim: 16,
+            hidden_dim: 256,
+            depth: 2,
+            learning_rate: 1e-3,
+            beta: 1.0,
+            batch_size: 32,
+            max_epochs: 200,
+            patience: 10,
+            tolerance: 1e-3,
+            gradient_clip: None,
+            kl_warmup_epochs: 0,
+            validation_fraction: 0.2,
+            condition: None,
+            seed: 0,
+            device: DeviceChoice::Auto,
+            intra_op_threads: 1,
+            clustering: ClusteringConfig::default(),
+        }
+    }
+}
+
+/// The clustering step after training.
+///
+/// | key | default | valid |
+/// |---|---|---|
+/// | `algorithm` | `kmeans` | `kmeans` |
+/// | `k` | number of classes of the primary label | 2 ..= tracks - 1 |
+/// | `n_init` | 10 | >= 1 k-means++ restarts |
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClusteringConfig {
+    /// Which algorithm.
+    pub algorithm: ClusteringAlgorithm,
+    /// Number of clusters; `None` takes the number of primary-label classes.
+    pub k: Option<usize>,
+    /// k-means restarts.
+    pub n_init: usize,
+}
+
+impl Default for ClusteringConfig {
+    fn default() -> Self {
+        Self {
+            algorithm: ClusteringAlgorithm::Kmeans,
+            k: None,
+            n_init: 10,
+        }
+    }
+}
+
+/// Clustering algorithms available to a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusteringAlgorithm {
+    /// k-means++ with Lloyd iterations, as scikit-learn.
+    Kmeans,
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidConfig {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+impl RunConfig {
+    /// Reads and validates a JSON config file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|error| Error::ConfigSyntax {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })?;
+        let config: Self = serde_json::from_str(&text).map_err(|error| Error::ConfigSyntax {
+            path: path.to_path_buf(),
+            reason: error.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The model part of the config.
+    #[must_use]
+    pub fn model_spec(&self) -> ModelSpec {
+        ModelSpec {
+            architecture: self.architecture,
+            latent_dim: self.latent_dim,
+            hidden_dim: self.hidden_dim,
+            depth: self.depth,
+        }
+    }
+
+    /// Checks every value against its valid range (the table above). Checks
+    /// that need the dataset (frames, condition column, k) run when the data
+    /// is loaded.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.learning_rate > 0.0 && self.learning_rate <= 100.0) {
+            return Err(invalid(
+                "learning_rate",
+                format!("{} is outside (0, 100]", self.learning_rate),
+            ));
+        }
+        if !(self.beta >= 0.0 && self.beta.is_finite()) {
+            return Err(invalid(
+                "beta",
+                format!("{} must be finite and >= 0", self.beta),
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err(invalid("batch_size", "must be at least 1"));
+        }
+        if self.max_epochs == 0 || self.max_epochs > 100_000 {
+            return Err(invalid(
+                "max_epochs",
+                format!("{} is outside 1 to 100000", self.max_epochs),
+            ));
+        }
+        if self.patience == 0 {
+            return Err(invalid("patience", "must be at least 1"));
+        }
+        if !(self.tolerance >= 0.0 && self.tolerance.is_finite()) {
+            return Err(invalid(
+                "tolerance",
+                format!("{} must be finite and >= 0", self.tolerance),
+            ));
+        }
+        if let Some(clip) = self.gradient_clip
+            && !(clip > 0.0 && clip.is_finite())
+        {
+            return Err(invalid(
+                "gradient_clip",
+                format!("{clip} must be finite and > 0"),
+            ));
+        }
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(invalid(
+                "validation_fraction",
+                format!("{} is outside (0, 1)", self.validation_fraction),
+            ));
+        }
+        if self.intra_op_threads == 0 || self.intra_op_threads > 256 {
+            return Err(invalid(
+                "intra_op_threads",
+                format!("{} is outside 1 to 256", self.intra_op_threads),
+            ));
+        }
+        if self.clustering.n_init == 0 {
+            return Err(invalid("clustering.n_init", "must be at least 1"));
+        }
+        if let Some(k) = self.clustering.k
+            && k < 2
+        {
+            return Err(invalid("clustering.k", format!("{k} is below 2")));
+        }
+        if self.architecture == Architecture::Cvae && self.condition.is_none() {
+            return Err(invalid(
+                "condition",
+                "cvae needs a label column to condition on",
+            ));
+        }
+        let shape_free = songvae_models::spec::DataShape {
+            feature_dim: 1,
+            frames: Some((1, 1)),
+            lyrics_dim: 0,
+            condition_classes: 2,
+        };
+        self.model_spec().validate(&shape_free)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error_of(json: &str) -> String {
+        match serde_json::from_str::<RunConfig>(json) {
+            Err(error) => error.to_string(),
+            Ok(config) => config.validate().unwrap_err().to_string(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_study_base_point() {
+        let config: RunConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(config, RunConfig::default());
+        assert_eq!(config.latent_dim, 16);
+        assert_eq!(config.hidden_dim, 256);
+        assert_eq!(config.batch_size, 32);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            (r#"{"learning_rate": 0}"#, "learning_rate"),
+            (r#"{"beta": -1}"#, "beta"),
+            (r#"{"batch_size": 0}"#, "batch_size"),
+            (r#"{"validation_fraction": 1.0}"#, "validation_fraction"),
+            (r#"{"latent_dim": 0}"#, "latent_dim"),
+            (r#"{"gradient_clip": 0}"#, "gradient_clip"),
+            (r#"{"clustering": {"k": 1}}"#, "clustering.k"),
+            (r#"{"architecture": "cvae"}"#, "condition"),
+            (r#"{"intra_op_threads": 0}"#, "intra_op_threads"),
+        ];
+        for (json, key) in cases {
+            let message = error_of(json);
+            assert!(message.contains(key), "{json}: {message}");
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_values_are_rejected() {
+        assert!(error_of(r#"{"laten_dim": 8}"#).contains("unknown field `laten_dim`"));
+        assert!(error_of(r#"{"architecture": "gan"}"#).contains("unknown variant `gan`"));
+        assert!(error_of(r#"{"device": "gpu"}"#).contains("invalid device 'gpu'"));
+        assert!(error_of(r#"{"clustering": {"algorithm": "dbscan"}}"#).contains("unknown variant"));
+    }
+}

@@ -1,0 +1,607 @@
+//! One training run: split, train with early stopping, encode every track,
+//! cluster the latent means and score them.
+
+use std::time::Instant;
+
+use ndarray::{Array2, s};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use songvae_metrics::contingency::ContingencyTable;
+use songvae_metrics::disentanglement::{active_units, mutual_information_gap};
+use songvae_metrics::external::{
+    adjusted_rand_from_table, normalized_mutual_info_from_table, purity_from_table,
+};
+use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
+use songvae_metrics::kmeans::{KMeansConfig, kmeans};
+use songvae_metrics::labels::encode_labels;
+use songvae_metrics::silhouette::silhouette_score;
+use songvae_models::init::{initialise, standard_normal};
+use songvae_models::model::{Batch, SongModel, build, loss_parts, parameter_count};
+use songvae_models::spec::{Architecture, DataShape};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+use crate::config::RunConfig;
+use crate::data::TrainingData;
+use crate::error::{Error, Result};
+
+/// Independent random streams of a run, all derived from its seed.
+mod stream {
+    /// Weight initialisation.
+    pub const INIT: u64 = 1;
+    /// Train / validation split.
+    pub const SPLIT: u64 = 2;
+    /// Batch order.
+    pub const SHUFFLE: u64 = 3;
+    /// Reparameterisation noise.
+    pub const NOISE: u64 = 4;
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Trained to convergence or to `max_epochs`, then clustered and scored.
+    Completed,
+    /// A loss became NaN or infinite; training stopped at `diverged_epoch`.
+    Diverged,
+}
+
+/// Loss per epoch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossCurves {
+    /// Mean training loss (reconstruction + weighted KL) per epoch.
+    pub train_loss: Vec<f64>,
+    /// Validation loss per epoch (latent mean decoded, KL weighted).
+    pub validation_loss: Vec<f64>,
+    /// Mean training reconstruction part per epoch.
+    pub reconstruction_loss: Vec<f64>,
+    /// Mean training KL part (unweighted) per epoch.
+    pub kl_divergence: Vec<f64>,
+}
+
+/// Every score of the clustered latent means.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    /// Number of clusters.
+    pub k: usize,
+    /// Mean silhouette (Euclidean) of the latent means.
+    pub silhouette: Option<f64>,
+    /// Davies-Bouldin index (lower is better).
+    pub davies_bouldin: Option<f64>,
+    /// Calinski-Harabasz index.
+    pub calinski_harabasz: Option<f64>,
+    /// Adjusted Rand index against the primary label.
+    pub ari: Option<f64>,
+    /// Normalised mutual information (arithmetic) against the primary label.
+    pub nmi: Option<f64>,
+    /// Purity against the primary label.
+    pub purity: Option<f64>,
+    /// Mutual information gap over every label column.
+    pub mig: Option<f64>,
+    /// Latent dimensions whose mean varies by more than 0.01 across tracks.
+    pub active_units: Option<usize>,
+}
+
+/// What a run reports (written as `result.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The config that ran.
+    pub config: RunConfig,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Epoch (1-based) in which the loss became NaN or infinite.
+    pub diverged_epoch: Option<usize>,
+    /// Epochs trained.
+    pub epochs_run: usize,
+    /// First epoch after which the relative validation improvement stayed
+    /// under `tolerance` for `patience` epochs; `None` when it never did.
+    pub converged_epoch: Option<usize>,
+    /// Training loss of the last epoch.
+    pub final_train_loss: Option<f64>,
+    /// Validation loss of the last epoch.
+    pub final_validation_loss: Option<f64>,
+    /// Reconstruction part of the last epoch's training loss.
+    pub reconstruction_loss: Option<f64>,
+    /// KL part (unweighted) of the last epoch's training loss.
+    pub kl_divergence: Option<f64>,
+    /// Per-epoch curves.
+    pub curves: LossCurves,
+    /// Scores of the clustered latent means (absent after divergence).
+    pub scores: Option<Scores>,
+    /// Wall time of training (not clustering), seconds.
+    pub train_time_sec: f64,
+    /// Peak resident memory of the process hosting the run, MB (`VmHWM` of
+    /// `/proc/self/status`; a sweep hosts one run per process, so this is
+    /// the run's own peak).
+    pub memory_mb: Option<f64>,
+    /// Trainable parameters.
+    pub parameters: i64,
+    /// The device it ran on, for example `cpu` or `cuda:0`.
+    pub device: String,
+    /// Tracks trained on and held out.
+    pub train_tracks: usize,
+    /// Tracks held out for validation.
+    pub validation_tracks: usize,
+}
+
+/// The outputs of a run besides its result.
+#[derive(Debug)]
+pub struct RunOutputs {
+    /// The result.
+    pub result: RunResult,
+    /// Latent means of every track, `n x latent_dim` (absent after divergence).
+    pub latents: Option<Array2<f32>>,
+    /// Cluster of every track (absent after divergence).
+    pub clusters: Option<Vec<usize>>,
+    /// The trained weights.
+    pub store: nn::VarStore,
+}
+
+/// Called after every epoch with `(epoch, max_epochs, train_loss, validation_loss)`.
+pub type EpochCallback<'a> = &'a mut dyn FnMut(usize, usize, f64, f64);
+
+/// The tensors of the whole dataset on the run's device.
+struct DeviceData {
+    features: Tensor,
+    frames: Option<Tensor>,
+    lyrics: Option<Tensor>,
+    condition: Option<Tensor>,
+}
+
+impl DeviceData {
+    fn batch(&self, indices: &[i64]) -> Batch {
+        let index = Tensor::from_slice(indices).to_device(self.features.device());
+        let select = |tensor: &Tensor| tensor.index_select(0, &index);
+        Batch {
+            features: select(&self.features),
+            frames: self.frames.as_ref().map(select),
+            lyrics: self.lyrics.as_ref().map(select),
+            condition: self.condition.as_ref().map(select),
+        }
+    }
+}
+
+/// Trains, encodes, clusters and scores. Never panics on a diverging loss:
+/// that ends the run with [`RunStatus::Diverged`].
+pub fn train_run(
+    config: &RunConfig,
+    data: &TrainingData,
+    on_epoch: EpochCallback<'_>,
+) -> Result<RunOutputs> {
+    config.validate()?;
+    let device = config.device.resolve()?;
+    let track_count = data.ids.len();
+    let k = cluster_count(config, data)?;
+    let condition = match (&config.condition, config.architecture) {
+        (Some(column), Architecture::Cvae) => {
+            let values = data.label(column).ok_or_else(|| Error::InvalidConfig {
+                key: "condition".to_owned(),
+                reason: format!("the dataset has no label column '{column}'"),
+            })?;
+            Some(encode_labels(values))
+        }
+        _ => None,
+    };
+
+    // Only the convolutional model takes the lyrics block separately.
+    let lyrics_dim = match (&data.lyrics_columns, config.architecture) {
+        (Some(columns), Architecture::ConvVae) => columns.len(),
+        _ => 0,
+    };
+    let shape = DataShape {
+        feature_dim: data.features.ncols(),
+        frames: data
+            .frames
+            .as_ref()
+            .map(|frames| (frames.shape()[1], frames.shape()[2])),
+        lyrics_dim,
+        condition_classes: condition
+            .as_ref()
+            .map_or(0, |encoded| encoded.classes.len()),
+    };
+    let spec = config.model_spec();
+    spec.validate(&shape)?;
+
+    let device_data = to_device(
+        config,
+        data,
+        condition
+            .as_ref()
+            .map(|encoded| (&encoded.ids, encoded.classes.len())),
+        device,
+    );
+    let store = nn::VarStore::new(device);
+    let model = build(&spec, &shape, &store.root())?;
+    initialise(&store, &mut stream_generator(config.seed, stream::INIT));
+    let parameters = parameter_count(&store);
+    let mut optimiser = nn::Adam::default().build(&store, config.learning_rate)?;
+
+    let (train_indices, validation_indices) = split(track_count, config);
+    let started = Instant::now();
+    let Fit {
+        curves,
+        status,
+        diverged_epoch,
+        converged_epoch,
+    } = fit(
+        model.as_ref(),
+        &mut optimiser,
+        &device_data,
+        config,
+        &train_indices,
+        &validation_indices,
+        on_epoch,
+    );
+    let train_time_sec = started.elapsed().as_secs_f64();
+    let epochs_run = diverged_epoch.unwrap_or(curves.train_loss.len());
+
+    let mut result = RunResult {
+        config: config.clone(),
+        status,
+        diverged_epoch,
+        epochs_run,
+        converged_epoch,
+        final_train_loss: curves.train_loss.last().copied(),
+        final_validation_loss: curves.validation_loss.last().copied(),
+        reconstruction_loss: curves.reconstruction_loss.last().copied(),
+        kl_divergence: curves.kl_divergence.last().copied(),
+        curves,
+        scores: None,
+        train_time_sec,
+        memory_mb: None,
+        parameters,
+        device: device_name(device),
+        train_tracks: train_indices.len(),
+        validation_tracks: validation_indices.len(),
+    };
+    if status == RunStatus::Diverged {
+        result.memory_mb = peak_memory_mb();
+        return Ok(RunOutputs {
+            result,
+            latents: None,
+            clusters: None,
+            store,
+        });
+    }
+
+    let latents = encode_all(model.as_ref(), &device_data, track_count, config.batch_size)?;
+    let (clusters, scores) = cluster_and_score(&latents, k, config, data)?;
+    result.scores = Some(scores);
+    result.memory_mb = peak_memory_mb();
+    Ok(RunOutputs {
+        result,
+        latents: Some(latents),
+        clusters: Some(clusters),
+        store,
+    })
+}
+
+/// What the epoch loop leaves behind.
+struct Fit {
+    curves: LossCurves,
+    status: RunStatus,
+    diverged_epoch: Option<usize>,
+    converged_epoch: Option<usize>,
+}
+
+/// The epoch loop: seeded shuffling, Adam steps, validation, early stopping,
+/// and divergence detection.
+fn fit(
+    model: &dyn SongModel,
+    optimiser: &mut nn::Optimizer,
+    data: &DeviceData,
+    config: &RunConfig,
+    train_indices: &[i64],
+    validation_indices: &[i64],
+    on_epoch: EpochCallback<'_>,
+) -> Fit {
+    let mut shuffle_generator = stream_generator(config.seed, stream::SHUFFLE);
+    let mut noise_generator = stream_generator(config.seed, stream::NOISE);
+    let mut curves = LossCurves::default();
+    let mut status = RunStatus::Completed;
+    let mut diverged_epoch = None;
+    let mut converged_epoch = None;
+    let mut best_validation = f64::INFINITY;
+    let mut epochs_without_progress = 0;
+    let device = data.features.device();
+    let mut order = train_indices.to_vec();
+    for epoch in 1..=config.max_epochs {
+        let kl_weight = kl_weight(config, epoch);
+        order.shuffle(&mut shuffle_generator);
+        let mut sums = [0.0f64; 3];
+        let mut finite = true;
+        for chunk in order.chunks(config.batch_size) {
+            let batch = data.batch(chunk);
+            let noise = standard_normal(
+                &mut noise_generator,
+                &[chunk.len() as i64, config.latent_dim as i64],
+                device,
+            );
+            let parts = loss_parts(model, &batch, Some(&noise));
+            let loss = &parts.reconstruction + &parts.kl * kl_weight;
+            let loss_value = loss.double_value(&[]);
+            if !loss_value.is_finite() {
+                finite = false;
+                break;
+            }
+            optimiser.zero_grad();
+            loss.backward();
+            if let Some(clip) = config.gradient_clip {
+                optimiser.clip_grad_norm(clip);
+            }
+            optimiser.step();
+            let weight = chunk.len() as f64;
+            sums[0] += loss_value * weight;
+            sums[1] += parts.reconstruction.double_value(&[]) * weight;
+            sums[2] += parts.kl.double_value(&[]) * weight;
+        }
+        let validation = if finite {
+            evaluate(
+                model,
+                data,
+                validation_indices,
+                config.batch_size,
+                kl_weight,
+            )
+        } else {
+            f64::NAN
+        };
+        if !finite || !validation.is_finite() {
+            status = RunStatus::Diverged;
+            diverged_epoch = Some(epoch);
+            break;
+        }
+        let seen = train_indices.len() as f64;
+        curves.train_loss.push(sums[0] / seen);
+        curves.reconstruction_loss.push(sums[1] / seen);
+        curves.kl_divergence.push(sums[2] / seen);
+        curves.validation_loss.push(validation);
+        on_epoch(epoch, config.max_epochs, sums[0] / seen, validation);
+
+        // Early stopping on the relative improvement of the validation loss;
+        // during KL warm-up the loss changes by construction, so it waits.
+        if epoch <= config.kl_warmup_epochs {
+            best_validation = validation;
+            continue;
+        }
+        let improvement = if best_validation.is_finite() {
+            (best_validation - validation) / best_validation.abs().max(f64::MIN_POSITIVE)
+        } else {
+            f64::INFINITY
+        };
+        if improvement > config.tolerance {
+            epochs_without_progress = 0;
+        } else {
+            epochs_without_progress += 1;
+        }
+        best_validation = best_validation.min(validation);
+        if epochs_without_progress >= config.patience {
+            converged_epoch = Some(epoch - config.patience);
+            break;
+        }
+    }
+    Fit {
+        curves,
+        status,
+        diverged_epoch,
+        converged_epoch,
+    }
+}
+
+/// The number of clusters: the config's `k`, else the number of classes of
+/// the primary label; checked against the number of tracks.
+fn cluster_count(config: &RunConfig, data: &TrainingData) -> Result<usize> {
+    let track_count = data.ids.len();
+    if track_count < 4 {
+        return Err(Error::InvalidConfig {
+            key: "dataset".to_owned(),
+            reason: format!("{track_count} tracks; a run needs at least 4"),
+        });
+    }
+    let primary_truth = data.labels.first().map(|(_, values)| encode_labels(values));
+    let k = match (config.clustering.k, &primary_truth) {
+        (Some(k), _) => k,
+        (None, Some(truth)) => truth.classes.len(),
+        (None, None) => {
+            return Err(Error::InvalidConfig {
+                key: "clustering.k".to_owned(),
+                reason: "the dataset has no label to take k from; set it".to_owned(),
+            });
+        }
+    };
+    if k < 2 || k >= track_count {
+        return Err(Error::InvalidConfig {
+            key: "clustering.k".to_owned(),
+            reason: format!("k = {k} must satisfy 2 <= k < {track_count} (tracks)"),
+        });
+    }
+    Ok(k)
+}
+
+fn stream_generator(seed: u64, stream: u64) -> ChaCha8Rng {
+    let mut generator = ChaCha8Rng::seed_from_u64(seed);
+    generator.set_stream(stream);
+    generator
+}
+
+/// KL weight of an epoch: `beta`, ramped linearly over the warm-up epochs.
+fn kl_weight(config: &RunConfig, epoch: usize) -> f64 {
+    if config.kl_warmup_epochs == 0 {
+        config.beta
+    } else {
+        config.beta * (epoch as f64 / config.kl_warmup_epochs as f64).min(1.0)
+    }
+}
+
+/// Seeded split by track: at least one track on each side.
+fn split(track_count: usize, config: &RunConfig) -> (Vec<i64>, Vec<i64>) {
+    let mut indices: Vec<i64> = (0..track_count as i64).collect();
+    indices.shuffle(&mut stream_generator(config.seed, stream::SPLIT));
+    let held_out = ((track_count as f64 * config.validation_fraction).round() as usize)
+        .clamp(1, track_count - 1);
+    let validation = indices.split_off(track_count - held_out);
+    (indices, validation)
+}
+
+fn to_device(
+    config: &RunConfig,
+    data: &TrainingData,
+    condition: Option<(&Vec<usize>, usize)>,
+    device: Device,
+) -> DeviceData {
+    let features = tensor_of(&data.features.view(), device);
+    let frames = match (&data.frames, config.architecture) {
+        (Some(frames), Architecture::ConvVae) => Some(tensor_of(&frames.view(), device)),
+        _ => None,
+    };
+    let lyrics = match (&data.lyrics_columns, config.architecture) {
+        (Some(columns), Architecture::ConvVae) => Some(tensor_of(
+            &data.features.slice(s![.., columns.clone()]),
+            device,
+        )),
+        _ => None,
+    };
+    let condition = condition.map(|(ids, classes)| {
+        let ids: Vec<i64> = ids.iter().map(|id| *id as i64).collect();
+        Tensor::from_slice(&ids)
+            .one_hot(classes as i64)
+            .to_kind(Kind::Float)
+            .to_device(device)
+    });
+    DeviceData {
+        features,
+        frames,
+        lyrics,
+        condition,
+    }
+}
+
+/// Copies an array of any layout into a tensor of the same shape.
+fn tensor_of<D: ndarray::Dimension>(
+    array: &ndarray::ArrayView<'_, f32, D>,
+    device: Device,
+) -> Tensor {
+    let shape: Vec<i64> = array.shape().iter().map(|extent| *extent as i64).collect();
+    let contiguous = array.as_standard_layout();
+    let values = contiguous
+        .as_slice()
+        .expect("a standard-layout array is contiguous");
+    Tensor::from_slice(values)
+        .view(shape.as_slice())
+        .to_device(device)
+}
+
+/// Mean validation loss, decoding the latent mean.
+fn evaluate(
+    model: &dyn SongModel,
+    data: &DeviceData,
+    indices: &[i64],
+    batch_size: usize,
+    kl_weight: f64,
+) -> f64 {
+    tch::no_grad(|| {
+        let mut total = 0.0;
+        for chunk in indices.chunks(batch_size) {
+            let parts = loss_parts(model, &data.batch(chunk), None);
+            let loss =
+                parts.reconstruction.double_value(&[]) + kl_weight * parts.kl.double_value(&[]);
+            total += loss * chunk.len() as f64;
+        }
+        total / indices.len().max(1) as f64
+    })
+}
+
+/// Latent means of every track, in track order.
+fn encode_all(
+    model: &dyn SongModel,
+    data: &DeviceData,
+    track_count: usize,
+    batch_size: usize,
+) -> Result<Array2<f32>> {
+    let all: Vec<i64> = (0..track_count as i64).collect();
+    let mut blocks = Vec::new();
+    tch::no_grad(|| {
+        for chunk in all.chunks(batch_size) {
+            blocks.push(model.encode(&data.batch(chunk)).mean.to_device(Device::Cpu));
+        }
+    });
+    let means = Tensor::cat(&blocks, 0).to_kind(Kind::Float).contiguous();
+    let latent_dim = means.size()[1] as usize;
+    let mut values = vec![0.0f32; track_count * latent_dim];
+    means.copy_data(&mut values, track_count * latent_dim);
+    Array2::from_shape_vec((track_count, latent_dim), values)
+        .map_err(|error| Error::Torch(tch::TchError::Shape(error.to_string())))
+}
+
+/// Clusters the latent means with k-means (seeded by the run's seed), then
+/// scores: internal scores of the clusters, external ones against the
+/// primary label, MIG over every label, active units.
+fn cluster_and_score(
+    latents: &Array2<f32>,
+    k: usize,
+    config: &RunConfig,
+    data: &TrainingData,
+) -> Result<(Vec<usize>, Scores)> {
+    let latents = latents.mapv(f64::from);
+    let fit = kmeans(
+        latents.view(),
+        &KMeansConfig {
+            n_clusters: k,
+            n_init: config.clustering.n_init,
+            seed: config.seed,
+            ..KMeansConfig::default()
+        },
+    )?;
+    let predicted = fit.labels.as_slice();
+    let distinct_predicted = predicted
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let internal_valid = distinct_predicted > 1 && distinct_predicted < predicted.len();
+    let mut scores = Scores {
+        k,
+        active_units: Some(active_units(latents.view())?.count),
+        ..Scores::default()
+    };
+    if internal_valid {
+        scores.silhouette = Some(silhouette_score(latents.view(), predicted)?);
+        scores.davies_bouldin = Some(davies_bouldin_score(latents.view(), predicted)?);
+        scores.calinski_harabasz = Some(calinski_harabasz_score(latents.view(), predicted)?);
+    }
+    if let Some((_, primary)) = data.labels.first() {
+        let truth = encode_labels(primary);
+        let table = ContingencyTable::new(&truth.ids, predicted)?;
+        scores.ari = Some(adjusted_rand_from_table(&table));
+        scores.nmi = Some(normalized_mutual_info_from_table(&table));
+        scores.purity = Some(purity_from_table(&table)?);
+        let mut factors = Vec::new();
+        for (_, values) in &data.labels {
+            factors.push(encode_labels(values).ids);
+        }
+        scores.mig = Some(mutual_information_gap(latents.view(), &factors)?.mig);
+    }
+    Ok((fit.labels, scores))
+}
+
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(index) => format!("cuda:{index}"),
+        _ => "cpu".to_owned(),
+    }
+}
+
+/// Peak resident set size of this process in MB, from `/proc/self/status`.
+#[must_use]
+pub fn peak_memory_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    for line in status.lines() {
+        if let Some(rest) = line.strip_prefix("VmHWM:") {
+            let kib: f64 = rest.trim().trim_end_matches("kB").trim().parse().ok()?;
+            return Some(kib / 1024.0);
+        }
+    }
+    None
+}

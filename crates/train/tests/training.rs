@@ -1,0 +1,193 @@
+//! A training run of every architecture on the embedded fixture dataset.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use songvae_features::dataset::{BuildOptions, FeatureSettings, build_features};
+use songvae_models::device::DeviceChoice;
+use songvae_models::spec::Architecture;
+use songvae_train::config::RunConfig;
+use songvae_train::data::TrainingData;
+use songvae_train::output::write_outputs;
+use songvae_train::run::{RunStatus, train_run};
+
+/// Features of `fixtures/dataset`, built once per test process.
+fn fixture_data() -> &'static TrainingData {
+    static DATA: OnceLock<TrainingData> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let descriptor =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/dataset/dataset.json");
+        let directory =
+            std::env::temp_dir().join(format!("songvae-train-tests-{}", std::process::id()));
+        build_features(
+            &descriptor,
+            &directory,
+            &FeatureSettings::default(),
+            &BuildOptions {
+                strict: true,
+                progress: false,
+                force: false,
+            },
+        )
+        .expect("the fixture dataset builds in strict mode");
+        let data =
+            TrainingData::load(&directory).expect("the features directory just written loads");
+        std::fs::remove_dir_all(&directory)
+            .expect("the temporary features directory can be removed");
+        data
+    })
+}
+
+fn short_config(architecture: Architecture) -> RunConfig {
+    RunConfig {
+        architecture,
+        latent_dim: 8,
+        hidden_dim: 64,
+        max_epochs: 12,
+        patience: 50,
+        batch_size: 16,
+        condition: (architecture == Architecture::Cvae).then(|| "language".to_owned()),
+        device: DeviceChoice::Cpu,
+        ..RunConfig::default()
+    }
+}
+
+#[test]
+fn fixture_dataset_has_what_the_models_need() {
+    let data = fixture_data();
+    assert_eq!(data.ids.len(), 48);
+    assert_eq!(data.features.nrows(), 48);
+    let frames = data.frames.as_ref().unwrap();
+    assert_eq!(frames.shape()[0], 48);
+    assert!(data.lyrics_columns.is_some());
+    assert!(data.label("genre").is_some() && data.label("language").is_some());
+}
+
+#[test]
+fn every_architecture_trains_with_falling_loss_and_right_shapes() {
+    let data = fixture_data();
+    for architecture in Architecture::ALL {
+        let config = short_config(architecture);
+        let outputs = train_run(&config, data, &mut |_, _, _, _| {}).unwrap();
+        let result = &outputs.result;
+        let name = architecture.name();
+        assert_eq!(result.status, RunStatus::Completed, "{name}");
+        assert_eq!(result.epochs_run, 12, "{name}");
+        let curve = &result.curves.train_loss;
+        assert_eq!(curve.len(), 12, "{name}");
+        assert!(
+            curve[11] < curve[0],
+            "{name}: loss {} -> {}",
+            curve[0],
+            curve[11]
+        );
+        let latents = outputs.latents.as_ref().unwrap();
+        assert_eq!(latents.shape(), &[48, 8], "{name}");
+        let clusters = outputs.clusters.as_ref().unwrap();
+        assert_eq!(clusters.len(), 48, "{name}");
+        let scores = result.scores.as_ref().unwrap();
+        assert_eq!(scores.k, 4, "{name}: k defaults to the genre count");
+        for (metric, value) in [
+            ("silhouette", scores.silhouette),
+            ("davies_bouldin", scores.davies_bouldin),
+            ("calinski_harabasz", scores.calinski_harabasz),
+            ("ari", scores.ari),
+            ("nmi", scores.nmi),
+            ("purity", scores.purity),
+            ("mig", scores.mig),
+        ] {
+            let value = value.unwrap_or_else(|| panic!("{name}: {metric} missing"));
+            assert!(value.is_finite(), "{name}: {metric} = {value}");
+        }
+        assert!(result.parameters > 0, "{name}");
+        assert_eq!(result.device, "cpu");
+        assert_eq!(result.train_tracks + result.validation_tracks, 48);
+        if architecture == Architecture::Ae {
+            assert!(
+                result.curves.kl_divergence.iter().all(|kl| *kl == 0.0),
+                "the AE has no KL"
+            );
+        } else {
+            assert!(
+                result.curves.kl_divergence.iter().all(|kl| *kl > 0.0),
+                "{name} has a KL term"
+            );
+        }
+    }
+}
+
+#[test]
+fn same_config_and_seed_give_identical_outputs() {
+    let data = fixture_data();
+    let config = short_config(Architecture::Vae);
+    let first = train_run(&config, data, &mut |_, _, _, _| {}).unwrap();
+    let second = train_run(&config, data, &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(first.latents, second.latents);
+    assert_eq!(first.clusters, second.clusters);
+    assert_eq!(first.result.curves, second.result.curves);
+    assert_eq!(first.result.scores, second.result.scores);
+    let other_seed = RunConfig { seed: 1, ..config };
+    let third = train_run(&other_seed, data, &mut |_, _, _, _| {}).unwrap();
+    assert_ne!(first.latents, third.latents);
+}
+
+#[test]
+fn a_diverging_run_ends_with_a_status_not_a_crash() {
+    let data = fixture_data();
+    let config = RunConfig {
+        learning_rate: 10.0,
+        max_epochs: 60,
+        ..short_config(Architecture::Vae)
+    };
+    let outputs = train_run(&config, data, &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(outputs.result.status, RunStatus::Diverged);
+    let epoch = outputs.result.diverged_epoch.unwrap();
+    assert!((1..=60).contains(&epoch));
+    assert!(outputs.result.scores.is_none() && outputs.latents.is_none());
+    let directory = tempfile::tempdir().unwrap();
+    write_outputs(directory.path(), &outputs, data).unwrap();
+    let written: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(directory.path().join("result.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(written["status"], "diverged");
+    assert!(!directory.path().join("latents.npy").exists());
+}
+
+#[test]
+fn cvae_without_its_condition_column_is_a_clear_error() {
+    let data = fixture_data();
+    let config = RunConfig {
+        condition: Some("mood".to_owned()),
+        ..short_config(Architecture::Cvae)
+    };
+    let error = train_run(&config, data, &mut |_, _, _, _| {}).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "invalid run config: condition: the dataset has no label column 'mood'"
+    );
+}
+
+#[test]
+fn outputs_are_written_and_the_shipped_configs_are_valid() {
+    let data = fixture_data();
+    let outputs = train_run(&short_config(Architecture::Ae), data, &mut |_, _, _, _| {}).unwrap();
+    let directory = tempfile::tempdir().unwrap();
+    write_outputs(directory.path(), &outputs, data).unwrap();
+    for file in ["result.json", "latents.npy", "clusters.txt", "model.ot"] {
+        assert!(directory.path().join(file).is_file(), "{file}");
+    }
+    let clusters = std::fs::read_to_string(directory.path().join("clusters.txt")).unwrap();
+    assert_eq!(clusters.lines().count(), 48);
+    assert!(clusters.starts_with(&format!("{}\t", data.ids[0])));
+
+    let runs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/runs");
+    let mut seen = Vec::new();
+    for architecture in Architecture::ALL {
+        let path: PathBuf = runs.join(format!("{}.json", architecture.name()));
+        let config = RunConfig::from_file(&path).unwrap();
+        assert_eq!(config.architecture, architecture, "{}", path.display());
+        seen.push(architecture);
+    }
+    assert_eq!(seen.len(), 5);
+}
