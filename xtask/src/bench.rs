@@ -8,6 +8,8 @@ pub enum BenchTarget {
     Features(crate::bench_features::BenchFeaturesArgs),
     /// Silhouette, k-means and the full score set at n = 20000, ours vs scikit-learn 1.9.1.
     Metrics(crate::bench_metrics::BenchMetricsArgs),
+    /// Training steps per second of the fully connected VAE, ours vs the same model in PyTorch.
+    Train(crate::bench_train::BenchTrainArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -15,5 +17,39 @@ pub fn bench_command(target: &BenchTarget) -> anyhow::Result<()> {
     match target {
         BenchTarget::Features(args) => crate::bench_features::bench_features_command(args),
         BenchTarget::Metrics(args) => crate::bench_metrics::bench_metrics_command(args),
+        BenchTarget::Train(args) => crate::bench_train::bench_train_command(args),
     }
+}
+
+/// Median of timings (the mean of the middle two for an even count).
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        f64::midpoint(sorted[middle - 1], sorted[middle])
+    }
+}
+
+/// Replaces (or appends) the section that starts with `heading` in
+/// docs/performance.md, leaving every other section as it is.
+pub fn write_section(path: &std::path::Path, heading: &str, section: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Performance\n".to_owned());
+    let updated = match existing.find(&format!("{heading}\n")) {
+        Some(start) => {
+            let after = start + heading.len();
+            let end = existing[after..]
+                .find("\n## ")
+                .map_or(existing.len(), |offset| after + offset + 1);
+            format!("{}{section}\n{}", &existing[..start], &existing[end..])
+        }
+        None => format!(
+            "{}\n{section}",
+            existing.trim_end_matches('\n').to_owned() + "\n"
+        ),
+    };
+    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }

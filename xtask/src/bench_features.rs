@@ -22,6 +22,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+use crate::bench::{median, write_section};
 use rayon::prelude::{IntoParallelRefIterator, ParallelIterator};
 use songvae_features::audio::load_mono;
 use songvae_features::mfcc::{MfccConfig, MfccExtractor};
@@ -117,7 +119,7 @@ pub fn bench_features_command(args: &BenchFeaturesArgs) -> Result<()> {
     println!("\n{table}");
     if !args.no_write {
         let path = workspace_root.join("docs/performance.md");
-        write_section(&path, &table)?;
+        write_section(&path, SECTION_HEADING, &table)?;
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -383,18 +385,6 @@ fn seconds_list(value: &serde_json::Value) -> Result<Vec<f64>> {
     Ok(seconds)
 }
 
-/// Median of a non-empty list.
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len().is_multiple_of(2) {
-        f64::midpoint(sorted[middle - 1], sorted[middle])
-    } else {
-        sorted[middle]
-    }
-}
-
 /// Relative Frobenius error and maximum absolute error; `None` when shapes differ.
 fn parity(ours: &ndarray::Array2<f32>, reference: &ndarray::Array2<f32>) -> Option<(f64, f64)> {
     if ours.dim() != reference.dim() {
@@ -413,27 +403,4 @@ fn parity(ours: &ndarray::Array2<f32>, reference: &ndarray::Array2<f32>) -> Opti
         (difference_squares / reference_squares).sqrt(),
         max_absolute,
     ))
-}
-
-/// Replaces (or appends) this benchmark's section of docs/performance.md,
-/// leaving other sections as they are. The file is re-read right before writing.
-fn write_section(path: &Path, section: &str) -> Result<()> {
-    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Performance\n".to_owned());
-    let updated = match existing.find(SECTION_HEADING) {
-        Some(start) => {
-            let after_heading = start + SECTION_HEADING.len();
-            let end = existing[after_heading..]
-                .find("\n## ")
-                .map_or(existing.len(), |offset| after_heading + offset + 1);
-            format!("{}{section}{}", &existing[..start], &existing[end..])
-        }
-        None => format!(
-            "{}\n{section}",
-            existing.trim_end_matches('\n').to_owned() + "\n"
-        ),
-    };
-    let temporary = path.with_extension("md.tmp");
-    std::fs::write(&temporary, updated)
-        .with_context(|| format!("cannot write {}", temporary.display()))?;
-    std::fs::rename(&temporary, path).with_context(|| format!("cannot write {}", path.display()))
 }

@@ -31,6 +31,8 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+use crate::bench::{median, write_section};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
 use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
@@ -77,7 +79,7 @@ pub fn bench_metrics_command(args: &BenchMetricsArgs) -> Result<()> {
     println!("{table}");
     if !args.no_write {
         let path = workspace_root.join("docs/performance.md");
-        write_section(&path, &table)?;
+        write_section(&path, SECTION_HEADING, &table)?;
         println!("wrote the table to {}", path.display());
     }
     Ok(())
@@ -342,17 +344,6 @@ fn silhouette_memory_child(directory: &Path) -> Result<()> {
     Ok(())
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let middle = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[middle]
-    } else {
-        f64::midpoint(sorted[middle - 1], sorted[middle])
-    }
-}
-
 fn relative_difference(got: f64, want: f64) -> f64 {
     if want == 0.0 {
         got.abs()
@@ -410,24 +401,4 @@ fn sklearn_venv() -> Result<PathBuf> {
         );
     }
     Ok(python)
-}
-
-/// Replaces (or appends) this benchmark's section of docs/performance.md,
-/// leaving every other section as it is.
-fn write_section(path: &Path, section: &str) -> Result<()> {
-    let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Performance\n".to_owned());
-    let updated = match existing.find(&format!("{SECTION_HEADING}\n")) {
-        Some(start) => {
-            let after = start + SECTION_HEADING.len();
-            let end = existing[after..]
-                .find("\n## ")
-                .map_or(existing.len(), |offset| after + offset + 1);
-            format!("{}{section}\n{}", &existing[..start], &existing[end..])
-        }
-        None => format!(
-            "{}\n{section}",
-            existing.trim_end_matches('\n').to_owned() + "\n"
-        ),
-    };
-    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }

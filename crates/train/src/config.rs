@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 /// | `batch_size` | 32 | >= 1 |
 /// | `max_epochs` | 200 | 1 ..= 100000 |
 /// | `patience` | 10 | >= 1 epochs |
+/// | `min_epochs` | 0 | <= `max_epochs`; early stopping never ends a run before this (small datasets often sit on a plateau first) |
 /// | `tolerance` | 1e-3 | >= 0 (relative validation-loss improvement) |
 /// | `gradient_clip` | none | > 0 (maximum gradient norm) |
 /// | `kl_warmup_epochs` | 0 | KL weight rises linearly from 0 to `beta` over these epochs |
@@ -51,6 +52,8 @@ pub struct RunConfig {
     pub max_epochs: usize,
     /// Epochs without relative improvement above `tolerance` before stopping.
     pub patience: usize,
+    /// Epochs that always run before early stopping may end the run.
+    pub min_epochs: usize,
     /// Relative improvement of the validation loss that counts as progress.
     pub tolerance: f64,
     /// Maximum gradient norm, when clipping.
@@ -83,6 +86,7 @@ impl Default for RunConfig {
             batch_size: 32,
             max_epochs: 200,
             patience: 10,
+            min_epochs: 0,
             tolerance: 1e-3,
             gradient_clip: None,
             kl_warmup_epochs: 0,
@@ -190,6 +194,15 @@ impl RunConfig {
                 format!("{} is outside 1 to 100000", self.max_epochs),
             ));
         }
+        if self.min_epochs > self.max_epochs {
+            return Err(invalid(
+                "min_epochs",
+                format!(
+                    "{} is above max_epochs ({})",
+                    self.min_epochs, self.max_epochs
+                ),
+            ));
+        }
         if self.patience == 0 {
             return Err(invalid("patience", "must be at least 1"));
         }
@@ -277,6 +290,7 @@ mod tests {
             (r#"{"clustering": {"k": 1}}"#, "clustering.k"),
             (r#"{"architecture": "cvae"}"#, "condition"),
             (r#"{"intra_op_threads": 0}"#, "intra_op_threads"),
+            (r#"{"min_epochs": 500, "max_epochs": 100}"#, "min_epochs"),
         ];
         for (json, key) in cases {
             let message = error_of(json);

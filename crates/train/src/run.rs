@@ -304,8 +304,7 @@ fn fit(
     let mut status = RunStatus::Completed;
     let mut diverged_epoch = None;
     let mut converged_epoch = None;
-    let mut best_validation = f64::INFINITY;
-    let mut epochs_without_progress = 0;
+    let mut early_stopping = EarlyStopping::default();
     let device = data.features.device();
     let mut order = train_indices.to_vec();
     for epoch in 1..=config.max_epochs {
@@ -361,25 +360,8 @@ fn fit(
         curves.validation_loss.push(validation);
         on_epoch(epoch, config.max_epochs, sums[0] / seen, validation);
 
-        // Early stopping on the relative improvement of the validation loss;
-        // during KL warm-up the loss changes by construction, so it waits.
-        if epoch <= config.kl_warmup_epochs {
-            best_validation = validation;
-            continue;
-        }
-        let improvement = if best_validation.is_finite() {
-            (best_validation - validation) / best_validation.abs().max(f64::MIN_POSITIVE)
-        } else {
-            f64::INFINITY
-        };
-        if improvement > config.tolerance {
-            epochs_without_progress = 0;
-        } else {
-            epochs_without_progress += 1;
-        }
-        best_validation = best_validation.min(validation);
-        if epochs_without_progress >= config.patience {
-            converged_epoch = Some(epoch - config.patience);
+        if let Some(epoch) = early_stopping.update(epoch, validation, config) {
+            converged_epoch = Some(epoch);
             break;
         }
     }
@@ -419,6 +401,49 @@ fn cluster_count(config: &RunConfig, data: &TrainingData) -> Result<usize> {
         });
     }
     Ok(k)
+}
+
+/// Early stopping on the relative improvement of the validation loss.
+#[derive(Debug)]
+struct EarlyStopping {
+    best_validation: f64,
+    epochs_without_progress: usize,
+}
+
+impl Default for EarlyStopping {
+    fn default() -> Self {
+        Self {
+            best_validation: f64::INFINITY,
+            epochs_without_progress: 0,
+        }
+    }
+}
+
+impl EarlyStopping {
+    /// Takes an epoch's validation loss; returns the converged epoch when the
+    /// run should stop: the first epoch after which the relative improvement
+    /// over the best loss stayed at or under `tolerance` for `patience`
+    /// epochs, once `min_epochs` have run. During KL warm-up the loss changes
+    /// by construction, so the count waits until the warm-up is over.
+    fn update(&mut self, epoch: usize, validation: f64, config: &RunConfig) -> Option<usize> {
+        if epoch <= config.kl_warmup_epochs {
+            self.best_validation = validation;
+            return None;
+        }
+        let improvement = if self.best_validation.is_finite() {
+            (self.best_validation - validation) / self.best_validation.abs().max(f64::MIN_POSITIVE)
+        } else {
+            f64::INFINITY
+        };
+        if improvement > config.tolerance {
+            self.epochs_without_progress = 0;
+        } else {
+            self.epochs_without_progress += 1;
+        }
+        self.best_validation = self.best_validation.min(validation);
+        let stop = self.epochs_without_progress >= config.patience && epoch >= config.min_epochs;
+        stop.then(|| epoch - self.epochs_without_progress)
+    }
 }
 
 fn stream_generator(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -604,4 +629,64 @@ pub fn peak_memory_mb() -> Option<f64> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds a validation curve; returns where it stopped and the converged epoch.
+    fn stop_of(curve: &[f64], config: &RunConfig) -> Option<(usize, usize)> {
+        let mut early_stopping = EarlyStopping::default();
+        for (index, validation) in curve.iter().enumerate() {
+            let epoch = index + 1;
+            if let Some(converged) = early_stopping.update(epoch, *validation, config) {
+                return Some((epoch, converged));
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn stops_after_patience_epochs_without_relative_improvement() {
+        let config = RunConfig {
+            patience: 3,
+            tolerance: 0.01,
+            ..RunConfig::default()
+        };
+        // Improves by 10 % per epoch until epoch 4, then by under 1 %.
+        let curve = [100.0, 90.0, 81.0, 72.9, 72.5, 72.3, 72.2, 72.1];
+        assert_eq!(stop_of(&curve, &config), Some((7, 4)));
+        // A steadily improving curve never stops.
+        let improving: Vec<f64> = (0..50).map(|epoch| 100.0 * 0.9f64.powi(epoch)).collect();
+        assert_eq!(stop_of(&improving, &config), None);
+    }
+
+    #[test]
+    fn a_plateau_before_min_epochs_does_not_stop_and_later_progress_resets() {
+        let config = RunConfig {
+            patience: 3,
+            tolerance: 0.01,
+            min_epochs: 8,
+            ..RunConfig::default()
+        };
+        // Flat for five epochs, then learning, then flat again.
+        let curve = [
+            90.0, 90.1, 90.2, 90.3, 90.3, 80.0, 70.0, 69.9, 69.8, 69.8, 69.9,
+        ];
+        assert_eq!(stop_of(&curve, &config), Some((10, 7)));
+    }
+
+    #[test]
+    fn kl_warm_up_epochs_are_not_counted() {
+        let config = RunConfig {
+            patience: 2,
+            tolerance: 0.01,
+            kl_warmup_epochs: 4,
+            ..RunConfig::default()
+        };
+        // Rising during warm-up (the KL weight grows), flat afterwards.
+        let curve = [10.0, 11.0, 12.0, 13.0, 13.0, 13.0, 13.0];
+        assert_eq!(stop_of(&curve, &config), Some((6, 4)));
+    }
 }
