@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
         loss
     };
     for index in 0..args.warmup {
-        step(index);
+        let _warm_up_loss = step(index);
     }
     let started = Instant::now();
     let mut last = Tensor::zeros([], (Kind::Float, device));
