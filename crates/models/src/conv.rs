@@ -11,7 +11,7 @@
 
 use tch::{Tensor, nn, nn::Module};
 
-use crate::model::{Batch, Encoding, SongModel, summed_squared_error};
+use crate::model::{Batch, Encoding, Reconstruction, SongModel, summed_squared_error};
 use crate::spec::{DataShape, ModelSpec};
 
 /// Channels of the first and second convolution.
@@ -155,11 +155,7 @@ impl SongModel for ConvVae {
         }
     }
 
-    fn reconstruction_loss(&self, batch: &Batch, latent: &Tensor) -> Tensor {
-        let frames = batch
-            .frames
-            .as_ref()
-            .expect("conv_vae batches carry frames: the spec was validated");
+    fn decode(&self, latent: &Tensor, _batch: &Batch) -> Reconstruction {
         let hidden = self.decoder_hidden.forward(latent).relu();
         let batch_size = latent.size()[0];
         let conv_input = self.to_conv_shape.forward(&hidden).relu().view([
@@ -167,14 +163,25 @@ impl SongModel for ConvVae {
             CONV_CHANNELS[1],
             self.reduced_time,
         ]);
-        let decoded = self
-            .deconvolutions
-            .forward(&conv_input)
-            .narrow(2, 0, self.time);
-        let frames_loss = summed_squared_error(&decoded, frames);
-        match (&batch.lyrics, &self.lyrics_head) {
-            (Some(lyrics), Some(head)) => {
-                frames_loss + summed_squared_error(&head.forward(&hidden), lyrics)
+        Reconstruction {
+            input: self
+                .deconvolutions
+                .forward(&conv_input)
+                .narrow(2, 0, self.time),
+            lyrics: self.lyrics_head.as_ref().map(|head| head.forward(&hidden)),
+        }
+    }
+
+    fn reconstruction_loss(&self, batch: &Batch, latent: &Tensor) -> Tensor {
+        let frames = batch
+            .frames
+            .as_ref()
+            .expect("conv_vae batches carry frames: the spec was validated");
+        let reconstruction = self.decode(latent, batch);
+        let frames_loss = summed_squared_error(&reconstruction.input, frames);
+        match (&batch.lyrics, &reconstruction.lyrics) {
+            (Some(lyrics), Some(decoded_lyrics)) => {
+                frames_loss + summed_squared_error(decoded_lyrics, lyrics)
             }
             _ => frames_loss,
         }

@@ -8,7 +8,7 @@
 
 use tch::{Tensor, nn, nn::Module};
 
-use crate::model::{Batch, Encoding, SongModel, summed_squared_error};
+use crate::model::{Batch, Encoding, Reconstruction, SongModel, summed_squared_error};
 use crate::spec::{Architecture, DataShape, ModelSpec};
 
 /// The fully connected model of every dense architecture.
@@ -109,8 +109,14 @@ impl SongModel for DenseAutoencoder {
         }
     }
 
+    fn decode(&self, latent: &Tensor, batch: &Batch) -> Reconstruction {
+        Reconstruction {
+            input: self.decoder.forward(&self.with_condition(latent, batch)),
+            lyrics: None,
+        }
+    }
+
     fn reconstruction_loss(&self, batch: &Batch, latent: &Tensor) -> Tensor {
-        let reconstruction = self.decoder.forward(&self.with_condition(latent, batch));
-        summed_squared_error(&reconstruction, &batch.features)
+        summed_squared_error(&self.decode(latent, batch).input, &batch.features)
     }
 }

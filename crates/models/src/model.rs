@@ -31,6 +31,17 @@ pub struct Encoding {
     pub logvar: Option<Tensor>,
 }
 
+/// What the decoder gives: the reconstructed input (features for the dense
+/// models, frames for the convolutional one) and, for the convolutional
+/// model on a dataset with lyrics, the reconstructed lyrics vector.
+#[derive(Debug)]
+pub struct Reconstruction {
+    /// Reconstructed features `[batch, feature_dim]` or frames `[batch, channels, time]`.
+    pub input: Tensor,
+    /// Reconstructed lyrics `[batch, lyrics_dim]`, when the model takes them separately.
+    pub lyrics: Option<Tensor>,
+}
+
 /// The two parts of the loss, each a scalar tensor.
 #[derive(Debug)]
 pub struct LossParts {
@@ -45,6 +56,9 @@ pub struct LossParts {
 pub trait SongModel {
     /// Encodes a batch to the latent mean (and log-variance).
     fn encode(&self, batch: &Batch) -> Encoding;
+
+    /// Decodes latent points (the batch supplies the CVAE's condition).
+    fn decode(&self, latent: &Tensor, batch: &Batch) -> Reconstruction;
 
     /// Decodes `latent` and returns the squared reconstruction error of the
     /// batch's inputs, summed over features and averaged over the batch.
