@@ -53,3 +53,43 @@ pub fn write_section(path: &std::path::Path, heading: &str, section: &str) -> an
     };
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// The Python of the reference venv `${XDG_CACHE_HOME:-$HOME/.cache}/songvae/<name>`,
+/// created with `packages` (and saying so) when it is missing.
+pub fn reference_venv(name: &str, packages: &[&str]) -> anyhow::Result<std::path::PathBuf> {
+    use anyhow::bail;
+    use std::process::Command;
+    let venv = crate::libtorch::SetupInputs::from_environment()?
+        .cache_root
+        .join(name);
+    let python = venv.join("bin/python");
+    if python.exists() {
+        println!("using Python venv {}", venv.display());
+        return Ok(python);
+    }
+    println!(
+        "creating Python venv {} with {} (one time)",
+        venv.display(),
+        packages.join(", ")
+    );
+    let created = Command::new("python3")
+        .arg("-m")
+        .arg("venv")
+        .arg(&venv)
+        .status()?;
+    if !created.success() {
+        bail!("python3 -m venv {} failed", venv.display());
+    }
+    let installed = Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet"])
+        .args(packages)
+        .status()?;
+    if !installed.success() {
+        bail!(
+            "pip install {} into {} failed",
+            packages.join(" "),
+            venv.display()
+        );
+    }
+    Ok(python)
+}

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, write_section};
+use crate::bench::{median, reference_venv, write_section};
 use rayon::prelude::{IntoParallelRefIterator, ParallelIterator};
 use songvae_features::audio::load_mono;
 use songvae_features::mfcc::{MfccConfig, MfccExtractor};
@@ -68,7 +68,10 @@ pub fn bench_features_command(args: &BenchFeaturesArgs) -> Result<()> {
     }
 
     let encoded = encoded_files(&clips_dir)?;
-    let python = librosa_venv()?;
+    let python = reference_venv(
+        "ref-librosa",
+        &[&format!("librosa=={LIBROSA_VERSION}"), "numpy", "soundfile"],
+    )?;
     let scratch =
         std::env::temp_dir().join(format!("songvae-bench-features-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
@@ -333,44 +336,6 @@ fn time_ours(files: &[PathBuf], threads: usize, repeats: usize) -> Result<Vec<f6
         seconds.push(one_pass()?);
     }
     Ok(seconds)
-}
-
-/// The librosa venv's Python, creating the venv (and saying so) when it is missing.
-fn librosa_venv() -> Result<PathBuf> {
-    let cache = match std::env::var_os("XDG_CACHE_HOME") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cache"),
-    };
-    let venv = cache.join("songvae/ref-librosa");
-    let python = venv.join("bin/python");
-    if python.exists() {
-        println!("using Python venv {}", venv.display());
-        return Ok(python);
-    }
-    println!(
-        "creating Python venv {} with librosa=={LIBROSA_VERSION} (one time)",
-        venv.display()
-    );
-    let created = Command::new("python3")
-        .arg("-m")
-        .arg("venv")
-        .arg(&venv)
-        .status()?;
-    if !created.success() {
-        bail!("python3 -m venv {} failed", venv.display());
-    }
-    let installed = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet"])
-        .arg(format!("librosa=={LIBROSA_VERSION}"))
-        .args(["numpy", "soundfile"])
-        .status()?;
-    if !installed.success() {
-        bail!(
-            "pip install librosa=={LIBROSA_VERSION} into {} failed",
-            venv.display()
-        );
-    }
-    Ok(python)
 }
 
 /// The `seconds` list of a timing JSON object.

@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, write_section};
+use crate::bench::{median, reference_venv, write_section};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
 use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
@@ -67,7 +67,14 @@ pub fn bench_metrics_command(args: &BenchMetricsArgs) -> Result<()> {
     if args.repeats == 0 {
         bail!("--repeats must be at least 1");
     }
-    let python = sklearn_venv()?;
+    let python = reference_venv(
+        "ref-sklearn",
+        &[
+            "numpy",
+            "scipy",
+            &format!("scikit-learn=={SKLEARN_VERSION}"),
+        ],
+    )?;
     let workspace_root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let script = workspace_root.join("xtask/bench/metrics_sklearn.py");
     let work = std::env::temp_dir().join(format!("songvae-bench-metrics-{}", std::process::id()));
@@ -364,41 +371,4 @@ fn usize_labels(labels: &Array1<i64>) -> Result<Vec<usize>> {
         converted.push(usize::try_from(label).context("negative label")?);
     }
     Ok(converted)
-}
-
-/// The scikit-learn venv's Python, creating the venv (and saying so) when it is missing.
-fn sklearn_venv() -> Result<PathBuf> {
-    let cache = match std::env::var_os("XDG_CACHE_HOME") {
-        Some(cache) if !cache.is_empty() => PathBuf::from(cache),
-        _ => PathBuf::from(std::env::var_os("HOME").context("HOME is not set")?).join(".cache"),
-    };
-    let venv = cache.join("songvae/ref-sklearn");
-    let python = venv.join("bin/python");
-    if python.exists() {
-        println!("using Python venv {}", venv.display());
-        return Ok(python);
-    }
-    println!(
-        "creating Python venv {} with numpy, scipy and scikit-learn=={SKLEARN_VERSION} (one time)",
-        venv.display()
-    );
-    let created = Command::new("python3")
-        .arg("-m")
-        .arg("venv")
-        .arg(&venv)
-        .status()?;
-    if !created.success() {
-        bail!("python3 -m venv {} failed", venv.display());
-    }
-    let installed = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "numpy", "scipy"])
-        .arg(format!("scikit-learn=={SKLEARN_VERSION}"))
-        .status()?;
-    if !installed.success() {
-        bail!(
-            "pip install scikit-learn=={SKLEARN_VERSION} into {} failed",
-            venv.display()
-        );
-    }
-    Ok(python)
 }
