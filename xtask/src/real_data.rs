@@ -8,14 +8,18 @@
 //! workspace) this loads the descriptor and every track with the default
 //! settings, prints the track count, the failures and the dimensions of each
 //! modality and of the frames, and fails when a descriptor does not load or a
-//! dataset has no usable track. It is the real-data check that `.ci/run`
+//! dataset has no usable track. It also decodes `gtzan-clips/encoded/` (the
+//! same music as FLAC, MP3 and Ogg Vorbis): FLAC must give the WAV's samples
+//! exactly. It is the real-data check that `.ci/run`
 //! runs after the tests; `cargo xtask test` never needs the real data.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use songvae_features::audio::load_mono;
 use songvae_features::dataset::{FeatureSettings, load_dataset};
 use songvae_features::descriptor::Descriptor;
+use songvae_features::mfcc::{MfccConfig, mfcc};
 
 /// Arguments of `cargo xtask real-data`.
 #[derive(Debug, Clone, clap::Args)]
@@ -106,6 +110,7 @@ pub fn real_data_command(args: &RealDataArgs) -> Result<()> {
             }
         }
     }
+    broken.extend(check_encoded_clips(&datasets_dir)?);
     if !broken.is_empty() {
         bail!(
             "{} of {} real datasets failed:\n{}",
@@ -116,4 +121,70 @@ pub fn real_data_command(args: &RealDataArgs) -> Result<()> {
     }
     println!("all {} real datasets load", descriptors.len());
     Ok(())
+}
+
+/// The same music in other formats: every file in `gtzan-clips/encoded/`
+/// decodes; a lossless one (FLAC) gives exactly the WAV's samples and so the
+/// same MFCC; a lossy one (MP3, Ogg Vorbis) has the WAV's length within one
+/// codec frame (2048 samples), and its MFCC distance to the WAV's is printed.
+/// Returns the problems found.
+fn check_encoded_clips(datasets_dir: &Path) -> Result<Vec<String>> {
+    let clips = datasets_dir.join("gtzan-clips");
+    let encoded = clips.join("encoded");
+    let mut problems = Vec::new();
+    if !encoded.is_dir() {
+        problems.push(format!("{} is missing", encoded.display()));
+        return Ok(problems);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&encoded)
+        .with_context(|| format!("cannot list {}", encoded.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    files.sort();
+    let config = MfccConfig::default();
+    for file in files {
+        let Some(stem) = file.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        let wav_path = clips.join(format!("{stem}.wav"));
+        let (wav, other) = match (load_mono(&wav_path), load_mono(&file)) {
+            (Ok(wav), Ok(other)) => (wav, other),
+            (Err(error), _) | (_, Err(error)) => {
+                problems.push(format!("{}: {error}", file.display()));
+                continue;
+            }
+        };
+        let lossless = file
+            .extension()
+            .is_some_and(|extension| extension == "flac");
+        let length_gap = wav.len().abs_diff(other.len());
+        let wav_mfcc = mfcc(&wav, &config)?;
+        let other_mfcc = mfcc(&other, &config)?;
+        let frames = wav_mfcc.ncols().min(other_mfcc.ncols());
+        let wav_part = wav_mfcc.slice(ndarray::s![.., ..frames]);
+        let difference = &wav_part - &other_mfcc.slice(ndarray::s![.., ..frames]);
+        let squared = |value: &f32| f64::from(*value).powi(2);
+        let relative = (difference.iter().map(squared).sum::<f64>()
+            / wav_part.iter().map(squared).sum::<f64>())
+        .sqrt();
+        println!(
+            "{}: {} samples (wav {}), MFCC relative difference to the wav {relative:.2e}",
+            file.display(),
+            other.len(),
+            wav.len()
+        );
+        if lossless && wav != other {
+            problems.push(format!(
+                "{}: lossless but its samples differ from {}",
+                file.display(),
+                wav_path.display()
+            ));
+        } else if !lossless && length_gap > 2048 {
+            problems.push(format!(
+                "{}: {length_gap} samples longer or shorter than the wav",
+                file.display()
+            ));
+        }
+    }
+    Ok(problems)
 }
