@@ -69,7 +69,7 @@ pub fn load_mono(path: &Path) -> Result<Vec<f32>> {
 pub fn decode_mono(path: &Path) -> Result<MonoAudio> {
     let file = File::open(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let is_empty_file = file.metadata().map(|meta| meta.len() == 0);
     if matches!(is_empty_file, Ok(true)) {

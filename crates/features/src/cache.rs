@@ -26,7 +26,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let temporary = temporary_path(path);
     let io_error = |source: std::io::Error| Error::Io {
         path: temporary.clone(),
-        source,
+        cause: source,
     };
     let written = (|| -> std::io::Result<()> {
         let mut file = std::fs::File::create(&temporary)?;
@@ -43,7 +43,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&temporary);
         Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }
     })
 }

@@ -986,7 +986,7 @@ pub fn load_dataset(
 fn json_bytes<T: Serialize>(value: &T, path: &Path) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|error| Error::Io {
         path: path.to_path_buf(),
-        source: std::io::Error::other(error),
+        cause: std::io::Error::other(error),
     })?;
     bytes.push(b'\n');
     Ok(bytes)
@@ -1028,11 +1028,11 @@ pub fn read_failures(out_dir: &Path) -> Result<Vec<TrackFailure>> {
     let path = out_dir.join("failures.json");
     let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
         path: path.clone(),
-        source,
+        cause: source,
     })?;
     serde_json::from_str(&text).map_err(|error| Error::Io {
         path,
-        source: std::io::Error::other(error),
+        cause: std::io::Error::other(error),
     })
 }
 
@@ -1064,7 +1064,7 @@ fn remove_if_present(path: &Path) -> Result<()> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }),
     }
 }
@@ -1085,7 +1085,7 @@ pub fn build_features(
     let modalities = settings.resolve_modalities(&descriptor)?;
     std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
         path: out_dir.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let failures_path = out_dir.join("failures.json");
     let manifest_path = out_dir.join("manifest.json");

@@ -110,7 +110,7 @@ impl Descriptor {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?;
         Self::parse(&text, path)
     }

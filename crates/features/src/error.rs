@@ -12,12 +12,13 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file that failed.
         path: PathBuf,
-        /// The underlying I/O error.
-        source: std::io::Error,
+        /// The underlying I/O error; part of the message, not a separate
+        /// `source`, so error chains print it once.
+        cause: std::io::Error,
     },
     /// The container or codec is not one the crate decodes (WAV, FLAC, Ogg Vorbis, MP3).
     #[error("unsupported audio format in {path}: {reason}")]
