@@ -2,30 +2,10 @@
 //! from the same initial centres the same labels, centres and inertia; from
 //! k-means++ an inertia within 1 % of scikit-learn's best of 10.
 
-use ndarray::Array2;
-use serde_json::Value;
 use songvae_metrics::kmeans::{KMeansConfig, kmeans, kmeans_from_centres};
 
-fn reference() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/metrics/reference.json"
-    );
-    let text = std::fs::read_to_string(path).expect("fixtures/metrics/reference.json is committed");
-    serde_json::from_str(&text).expect("reference.json is valid JSON")
-}
-
-fn matrix(value: &Value) -> Array2<f64> {
-    let rows = value.as_array().expect("matrix is an array of rows");
-    let n_columns = rows[0].as_array().expect("row").len();
-    let mut flat = Vec::with_capacity(rows.len() * n_columns);
-    for row in rows {
-        for entry in row.as_array().expect("row") {
-            flat.push(entry.as_f64().expect("number"));
-        }
-    }
-    Array2::from_shape_vec((rows.len(), n_columns), flat).expect("rectangular")
-}
+mod common;
+use common::{matrix, reference};
 
 fn relative_error(got: f64, want: f64) -> f64 {
     (got - want).abs() / want.abs()

@@ -2,35 +2,16 @@
 //! (`fixtures/metrics/reference.json`, made by `make_reference.py`).
 //! Agreement: relative error at most 1e-9.
 
-use ndarray::Array2;
 use serde_json::Value;
 use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
 use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
 use songvae_metrics::labels::encode_labels;
 use songvae_metrics::silhouette::silhouette_score;
 
+mod common;
+use common::{matrix, reference};
+
 const RELATIVE_TOLERANCE: f64 = 1e-9;
-
-fn reference() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/metrics/reference.json"
-    );
-    let text = std::fs::read_to_string(path).expect("fixtures/metrics/reference.json is committed");
-    serde_json::from_str(&text).expect("reference.json is valid JSON")
-}
-
-fn matrix(value: &Value) -> Array2<f64> {
-    let rows = value.as_array().expect("matrix is an array of rows");
-    let n_columns = rows[0].as_array().expect("row").len();
-    let mut flat = Vec::with_capacity(rows.len() * n_columns);
-    for row in rows {
-        for entry in row.as_array().expect("row") {
-            flat.push(entry.as_f64().expect("number"));
-        }
-    }
-    Array2::from_shape_vec((rows.len(), n_columns), flat).expect("rectangular")
-}
 
 /// Labels as text whatever their JSON type, then encoded like scikit-learn.
 fn label_ids(value: &Value) -> Vec<usize> {
