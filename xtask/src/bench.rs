@@ -33,9 +33,21 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
+/// Prints a benchmark's table and, unless `no_write`, puts it into
+/// docs/performance.md as the section that starts with `heading`.
+pub fn publish_table(heading: &str, table: &str, no_write: bool) -> anyhow::Result<()> {
+    println!("{table}");
+    if !no_write {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/performance.md");
+        write_section(&path, heading, table)?;
+        println!("wrote the table to {}", path.display());
+    }
+    Ok(())
+}
+
 /// Replaces (or appends) the section that starts with `heading` in
 /// docs/performance.md, leaving every other section as it is.
-pub fn write_section(path: &std::path::Path, heading: &str, section: &str) -> anyhow::Result<()> {
+fn write_section(path: &std::path::Path, heading: &str, section: &str) -> anyhow::Result<()> {
     use anyhow::Context;
     let existing = std::fs::read_to_string(path).unwrap_or_else(|_| "# Performance\n".to_owned());
     let updated = match existing.find(&format!("{heading}\n")) {

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, reference_venv, write_section};
+use crate::bench::{median, publish_table, reference_venv};
 use rayon::prelude::{IntoParallelRefIterator, ParallelIterator};
 use songvae_features::audio::load_mono;
 use songvae_features::mfcc::{MfccConfig, MfccExtractor};
@@ -119,13 +119,8 @@ pub fn bench_features_command(args: &BenchFeaturesArgs) -> Result<()> {
         repeats = args.repeats,
         count = clips.len(),
     );
-    println!("\n{table}");
-    if !args.no_write {
-        let path = workspace_root.join("docs/performance.md");
-        write_section(&path, SECTION_HEADING, &table)?;
-        println!("wrote {}", path.display());
-    }
-    Ok(())
+    println!();
+    publish_table(SECTION_HEADING, &table, args.no_write)
 }
 
 /// Times librosa (pinned to core 0, one thread everywhere) over `clips`; every

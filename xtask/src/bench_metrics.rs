@@ -32,7 +32,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, reference_venv, write_section};
+use crate::bench::{median, publish_table, reference_venv};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
 use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
@@ -83,13 +83,7 @@ pub fn bench_metrics_command(args: &BenchMetricsArgs) -> Result<()> {
     // The data files are large; remove them whatever happened.
     let _ = std::fs::remove_dir_all(&work);
     let table = outcome?;
-    println!("{table}");
-    if !args.no_write {
-        let path = workspace_root.join("docs/performance.md");
-        write_section(&path, SECTION_HEADING, &table)?;
-        println!("wrote the table to {}", path.display());
-    }
-    Ok(())
+    publish_table(SECTION_HEADING, &table, args.no_write)
 }
 
 /// Wall and process CPU seconds of repeated runs.

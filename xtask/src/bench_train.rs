@@ -14,7 +14,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, write_section};
+use crate::bench::{median, publish_table};
 use crate::libtorch::{Origin, SetupInputs, ensure, run_cargo};
 
 /// The section of docs/performance.md this benchmark owns.
@@ -113,13 +113,7 @@ pub fn bench_train_command(args: &BenchTrainArgs) -> Result<()> {
     table.push_str(
         "\nMeasured on a shared 2-core machine; rerun to check, the ratio is what counts.\n",
     );
-    println!("{table}");
-    if !args.no_write {
-        let path = workspace_root.join("docs/performance.md");
-        write_section(&path, SECTION_HEADING, &table)?;
-        println!("wrote the table to {}", path.display());
-    }
-    Ok(())
+    publish_table(SECTION_HEADING, &table, args.no_write)
 }
 
 /// Runs one side once and reads its `steps_per_sec`.
