@@ -11,9 +11,7 @@ use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use songvae_train::config::RunConfig;
-use songvae_train::data::TrainingData;
-use songvae_train::output::write_outputs;
-use songvae_train::run::train_run;
+use songvae_train::output::train_to_directory;
 
 /// Train one model on a features directory, cluster and score its latents.
 #[derive(Debug, Parser)]
@@ -42,7 +40,6 @@ fn run(args: &Args) -> anyhow::Result<()> {
         config.device = device;
     }
     tch::set_num_threads(i32::try_from(config.intra_op_threads).context("intra_op_threads")?);
-    let data = TrainingData::load(&args.features)?;
     let progress = if args.quiet {
         ProgressBar::hidden()
     } else {
@@ -58,10 +55,9 @@ fn run(args: &Args) -> anyhow::Result<()> {
         progress.set_position(epoch as u64);
         progress.set_message(format!("train {train:.4} val {validation:.4}"));
     };
-    let outputs = train_run(&config, &data, &mut on_epoch)?;
+    let result = train_to_directory(&config, &args.features, &args.out, &mut on_epoch)?;
     progress.finish_and_clear();
-    write_outputs(&args.out, &outputs, &data)?;
-    println!("{}", serde_json::to_string(&outputs.result)?);
+    println!("{}", serde_json::to_string(&result)?);
     Ok(())
 }
 

@@ -5,9 +5,25 @@ use std::path::Path;
 
 use songvae_features::cache::{temporary_path, write_atomic, write_npy_atomic};
 
+use crate::config::RunConfig;
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
-use crate::run::RunOutputs;
+use crate::run::{EpochCallback, RunOutputs, RunResult, train_run};
+
+/// One run end to end: loads the features directory, trains, clusters and
+/// scores, writes every output into `out_dir` (see [`write_outputs`]) and
+/// returns the result. The caller sets libtorch's thread count first.
+pub fn train_to_directory(
+    config: &RunConfig,
+    features_dir: &Path,
+    out_dir: &Path,
+    on_epoch: EpochCallback<'_>,
+) -> Result<RunResult> {
+    let data = TrainingData::load(features_dir)?;
+    let outputs = train_run(config, &data, on_epoch)?;
+    write_outputs(out_dir, &outputs, &data)?;
+    Ok(outputs.result)
+}
 
 /// Writes `result.json`, and when the run completed `latents.npy` (latent
 /// means, `n x latent_dim`, float32), `clusters.txt` (`id<TAB>cluster` per

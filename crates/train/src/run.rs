@@ -23,7 +23,7 @@ use songvae_models::spec::{Architecture, DataShape};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::RunConfig;
+use crate::config::{ClusteringConfig, RunConfig};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
 
@@ -268,7 +268,7 @@ pub fn train_run(
     }
 
     let latents = encode_all(model.as_ref(), &device_data, track_count, config.batch_size)?;
-    let (clusters, scores) = cluster_and_score(&latents, k, config, data)?;
+    let (clusters, scores) = cluster_and_score(&latents, k, &config.clustering, config.seed, data)?;
     result.scores = Some(scores);
     result.memory_mb = peak_memory_mb();
     Ok(RunOutputs {
@@ -375,7 +375,9 @@ fn fit(
 
 /// The number of clusters: the config's `k`, else the number of classes of
 /// the primary label; checked against the number of tracks.
-fn cluster_count(config: &RunConfig, data: &TrainingData) -> Result<usize> {
+/// The number of clusters of a run: `clustering.k`, or the number of classes
+/// of the dataset's primary label; checked to satisfy `2 <= k < tracks`.
+pub fn cluster_count(config: &RunConfig, data: &TrainingData) -> Result<usize> {
     let track_count = data.ids.len();
     if track_count < 4 {
         return Err(Error::InvalidConfig {
@@ -564,10 +566,16 @@ fn encode_all(
 /// Clusters the latent means with k-means (seeded by the run's seed), then
 /// scores: internal scores of the clusters, external ones against the
 /// primary label, MIG over every label, active units.
-fn cluster_and_score(
+/// Clusters an embedding (latent means, or a baseline's PCA projection or
+/// raw features) into `k` clusters and computes every score against the
+/// dataset's labels. Returns the cluster of every track and the scores.
+/// Internal scores are `None` when the clustering found a single cluster
+/// (or one per track), where scikit-learn's definitions do not apply.
+pub fn cluster_and_score(
     latents: &Array2<f32>,
     k: usize,
-    config: &RunConfig,
+    clustering: &ClusteringConfig,
+    seed: u64,
     data: &TrainingData,
 ) -> Result<(Vec<usize>, Scores)> {
     let latents = latents.mapv(f64::from);
@@ -575,8 +583,8 @@ fn cluster_and_score(
         latents.view(),
         &KMeansConfig {
             n_clusters: k,
-            n_init: config.clustering.n_init,
-            seed: config.seed,
+            n_init: clustering.n_init,
+            seed,
             ..KMeansConfig::default()
         },
     )?;
