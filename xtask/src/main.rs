@@ -15,6 +15,7 @@ mod libtorch;
 mod mfcc;
 mod real_data;
 mod score;
+mod sweep;
 mod train;
 
 use std::process::ExitCode;
@@ -54,6 +55,10 @@ enum Command {
     Mfcc(mfcc::MfccArgs),
     /// Train one model end to end: features, training, clustering, scores (prints the result JSON).
     Train(train::TrainArgs),
+    /// Run the ablation study (default: fixtures/sweeps/ablation.json on the fixture dataset), then its report.
+    Sweep(sweep::SweepArgs),
+    /// Write report.md, results.csv and plots from one or more sweep directories.
+    Report(sweep::ReportArgs),
     /// Benchmarks: ours vs the Python reference, table written to docs/performance.md.
     Bench {
         /// Which area to benchmark.
@@ -74,6 +79,8 @@ fn main() -> ExitCode {
         Command::RealData(args) => real_data::real_data_command(&args),
         Command::Mfcc(args) => mfcc::mfcc_command(&args),
         Command::Train(args) => train::train_command(&args),
+        Command::Sweep(args) => sweep::sweep_command(&args),
+        Command::Report(args) => sweep::report_command(&args),
         Command::Bench { target } => bench::bench_command(&target),
     };
     match outcome {

@@ -1,1 +1,25 @@
-//! Hyperparameter ablation sweeps.
+//! Hyperparameter ablation sweeps of VAE song clustering: a JSON spec in;
+//! every (point, seed) trained in parallel, resumably; a written report out.
+//!
+//! - [`spec`]: the sweep spec, checked and expanded into a [`spec::Plan`]
+//!   (one-factor-at-a-time or full grid) before anything runs.
+//! - [`runner`]: runs the plan's pairs on a pool of workers, training in
+//!   child processes, baselines in process; shards; resumes.
+//! - [`results`]: `results.jsonl`, appended one whole line at a time, and
+//!   read back (a torn last line is ignored and cut off).
+//! - [`aggregate`]: mean and standard deviation over seeds, and the
+//!   convergence-stability classes.
+//! - [`report`] and [`plots`]: `report.md`, `results.csv` and SVG plots from
+//!   one or more sweep directories.
+//!
+//! The binary `songvae-sweep` (`run`, `report`, and `train-one` for its own
+//! child processes) is what `cargo xtask sweep` and `cargo xtask report`
+//! call.
+
+pub mod aggregate;
+pub mod error;
+pub mod plots;
+pub mod report;
+pub mod results;
+pub mod runner;
+pub mod spec;

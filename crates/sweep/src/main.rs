@@ -1,0 +1,225 @@
+//! `songvae-sweep`: runs a sweep, writes its report, and hosts the training
+//! child processes of a sweep.
+//!
+//! ```text
+//! songvae-sweep run --spec FILE [--out DIR] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report] [--quiet]
+//! songvae-sweep report --runs DIR [--runs DIR ...] [--out DIR]
+//! songvae-sweep train-one --features DIR --config FILE --out DIR
+//! ```
+//!
+//! `cargo xtask sweep` and `cargo xtask report` call the first two. The
+//! third is what `run` starts once per (point, seed): it sets libtorch's
+//! thread count from the config, once, before any tensor exists.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use songvae_features::dataset::{BuildOptions, build_features, read_failures};
+use songvae_models::device::DeviceChoice;
+use songvae_sweep::report::{load_study, write_report};
+use songvae_sweep::runner::{
+    ChildProcessExecutor, DatasetSummary, Machine, Shard, SweepOptions, SweepRecord, run_sweep,
+};
+use songvae_sweep::spec::load_plan;
+use songvae_train::config::RunConfig;
+use songvae_train::data::TrainingData;
+use songvae_train::output::train_to_directory;
+
+/// Hyperparameter ablation sweeps: run, report, and the per-run child.
+#[derive(Debug, Parser)]
+#[command(name = "songvae-sweep")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run (or resume) a sweep, then write its report.
+    Run(RunArgs),
+    /// Write the report of one or more sweep directories (shards merge).
+    Report(ReportArgs),
+    /// Train one (point, seed): the child process of `run`.
+    TrainOne(TrainOneArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The sweep spec (JSON).
+    #[arg(long, value_name = "FILE")]
+    spec: PathBuf,
+    /// Sweep directory (default `runs/<spec name>`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Concurrent runs (default: cores / intra-op threads per run).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Seeds per point, replacing the spec's `seeds`.
+    #[arg(long, value_name = "N")]
+    seeds: Option<usize>,
+    /// Device of every run: auto, cpu, cuda or cuda:N (default: the spec's).
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<DeviceChoice>,
+    /// Run only the points whose index modulo N is I (0 <= I < N).
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Do not write the report afterwards.
+    #[arg(long)]
+    no_report: bool,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ReportArgs {
+    /// A sweep directory; repeat to merge shards.
+    #[arg(long, value_name = "DIR", required = true)]
+    runs: Vec<PathBuf>,
+    /// Report directory (default `<first --runs>/report`).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct TrainOneArgs {
+    /// Features directory.
+    #[arg(long, value_name = "DIR")]
+    features: PathBuf,
+    /// Run config (JSON).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Run directory.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+fn run_command(args: &RunArgs) -> anyhow::Result<()> {
+    let mut plan = load_plan(&args.spec)?;
+    let shard = match &args.shard {
+        Some(text) => Some(text.parse::<Shard>()?),
+        None => None,
+    };
+    if let Some(count) = args.seeds {
+        if count == 0 || count > 1000 {
+            anyhow::bail!("invalid --seeds: {count} is outside 1 ..= 1000");
+        }
+        let first = plan.seeds.first().copied().unwrap_or(0);
+        plan.seeds = (0..count as u64).map(|offset| first + offset).collect();
+    }
+    if args.jobs == Some(0) {
+        anyhow::bail!("invalid --jobs: must be at least 1");
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("runs").join(&plan.name));
+    let features_dir = out_dir.join("features");
+    let options = BuildOptions {
+        strict: false,
+        progress: !args.quiet,
+        force: false,
+    };
+    let report = match build_features(&plan.dataset, &features_dir, &plan.features, &options) {
+        Ok(report) => report,
+        Err(error) => {
+            if let Ok(failures) = read_failures(&features_dir) {
+                for failure in failures {
+                    eprintln!("failed: id `{}`: {}", failure.id, failure.reason);
+                }
+            }
+            return Err(error.into());
+        }
+    };
+    eprint!("{}", report.summary_text());
+    let data = TrainingData::load(&features_dir)?;
+    let threads = plan.base.intra_op_threads.max(1);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let jobs = args.jobs.unwrap_or((cores / threads).max(1));
+    let device = args.device.unwrap_or(plan.base.device);
+    let record = SweepRecord {
+        machine: Machine::detect(&device.to_string(), jobs),
+        features_dir: features_dir.clone(),
+        dataset: DatasetSummary::of(&data),
+        shard,
+        plan,
+    };
+    let binary = std::env::current_exe().context("cannot locate the songvae-sweep binary")?;
+    let executor = ChildProcessExecutor {
+        binary,
+        features_dir,
+        device: args.device,
+        data: &data,
+    };
+    let sweep_options = SweepOptions {
+        out_dir: out_dir.clone(),
+        jobs,
+        shard,
+        progress: !args.quiet,
+    };
+    let summary = run_sweep(&record, &data, &sweep_options, &executor)?;
+    eprintln!(
+        "sweep {}: {} pairs{}; {} already done, now {} completed, {} diverged, {} failed, {} not applicable",
+        record.plan.name,
+        summary.pairs,
+        shard
+            .map(|shard| format!(" in shard {shard}"))
+            .unwrap_or_default(),
+        summary.skipped,
+        summary.completed,
+        summary.diverged,
+        summary.failed,
+        summary.not_applicable
+    );
+    eprintln!("results: {}", out_dir.join("results.jsonl").display());
+    if !args.no_report && shard.is_none() {
+        let report_dir = out_dir.join("report");
+        let study = load_study(std::slice::from_ref(&out_dir))?;
+        write_report(&study, &report_dir)?;
+        println!("{}", report_dir.join("report.md").display());
+    }
+    Ok(())
+}
+
+fn report_command(args: &ReportArgs) -> anyhow::Result<()> {
+    let study = load_study(&args.runs)?;
+    let out_dir = match &args.out {
+        Some(out) => out.clone(),
+        None => args.runs[0].join("report"),
+    };
+    let files = write_report(&study, &out_dir)?;
+    eprintln!(
+        "report of {} ({} results, {} files)",
+        study.record.plan.name,
+        study.lines.len(),
+        files.written.len()
+    );
+    println!("{}", out_dir.join("report.md").display());
+    Ok(())
+}
+
+fn train_one_command(args: &TrainOneArgs) -> anyhow::Result<()> {
+    let config = RunConfig::from_file(&args.config)?;
+    tch::set_num_threads(i32::try_from(config.intra_op_threads).context("intra_op_threads")?);
+    let mut on_epoch = |_: usize, _: usize, _: f64, _: f64| {};
+    train_to_directory(&config, &args.features, &args.out, &mut on_epoch)?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match &cli.command {
+        Command::Run(args) => run_command(args),
+        Command::Report(args) => report_command(args),
+        Command::TrainOne(args) => train_one_command(args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,831 @@
+//! The written study: `report.md` (a table and an analysis paragraph per
+//! axis, the recommendation, where it ran), `results.csv` (one row per
+//! (point, seed)) and SVG plots (see [`crate::plots`]).
+//!
+//! Several sweep directories (the shards of one study) merge into one
+//! report; they must hold the same plan. Everything written is a function
+//! of `sweep.json`, `results.jsonl` and the run directories, so the same
+//! results give the same report byte for byte.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use songvae_features::cache::write_atomic;
+use songvae_models::spec::Architecture;
+
+use crate::aggregate::{PointStats, Summary, aggregate};
+use crate::error::{Error, Result};
+use crate::plots::{self, PlotFile};
+use crate::results::{ResultLine, merge_results};
+use crate::runner::SweepRecord;
+use crate::spec::{Axis, BaselineKind, Column, Job, Mode, Plan, numeric_axis_values};
+
+/// A study merged from one or more sweep directories.
+#[derive(Clone, Debug)]
+pub struct Study {
+    /// The record of the first directory (all must share its plan).
+    pub record: SweepRecord,
+    /// Every (point, seed) once.
+    pub lines: Vec<ResultLine>,
+    /// The sweep directories, in the order given.
+    pub runs_dirs: Vec<PathBuf>,
+}
+
+impl Study {
+    /// The directory holding a line's run files, if any holds them.
+    #[must_use]
+    pub fn run_path(&self, line: &ResultLine, file: &str) -> Option<PathBuf> {
+        let relative = line.run_dir.as_ref()?;
+        for directory in &self.runs_dirs {
+            let path = directory.join(relative).join(file);
+            if path.is_file() {
+                return Some(path);
+            }
+        }
+        None
+    }
+}
+
+/// Reads `sweep.json` and `results.jsonl` of every directory and merges them.
+pub fn load_study(runs_dirs: &[PathBuf]) -> Result<Study> {
+    let Some(first) = runs_dirs.first() else {
+        return Err(Error::InvalidArgument {
+            flag: "--runs".to_owned(),
+            reason: "give at least one sweep directory".to_owned(),
+        });
+    };
+    let mut record: Option<SweepRecord> = None;
+    let mut results_paths = Vec::new();
+    for directory in runs_dirs {
+        let path = directory.join("sweep.json");
+        let text = std::fs::read_to_string(&path).map_err(|cause| Error::io(&path, cause))?;
+        let this: SweepRecord =
+            serde_json::from_str(&text).map_err(|error| Error::OutputDirectory {
+                path: path.clone(),
+                reason: format!("not a sweep record: {error}"),
+            })?;
+        if let Some(first_record) = &record
+            && first_record.plan.point_ids() != this.plan.point_ids()
+        {
+            return Err(Error::OutputDirectory {
+                path: directory.clone(),
+                reason: format!(
+                    "holds another study than {} (different points); shards must share one spec",
+                    first.display()
+                ),
+            });
+        }
+        record.get_or_insert(this);
+        results_paths.push(directory.join("results.jsonl"));
+    }
+    let record = record.ok_or_else(|| Error::InvalidArgument {
+        flag: "--runs".to_owned(),
+        reason: "give at least one sweep directory".to_owned(),
+    })?;
+    let mut lines = merge_results(&results_paths)?;
+    // Shards finish in any order: sort by plan order, then seed.
+    let mut order = BTreeMap::new();
+    for (index, point) in record.plan.points.iter().enumerate() {
+        order.insert(point.id.clone(), index);
+    }
+    lines.sort_by_key(|line| {
+        (
+            order.get(&line.point).copied().unwrap_or(usize::MAX),
+            line.seed,
+        )
+    });
+    Ok(Study {
+        record,
+        lines,
+        runs_dirs: runs_dirs.to_vec(),
+    })
+}
+
+/// Files a report wrote, relative to its output directory.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReportFiles {
+    /// `report.md`, `results.csv` and every plot.
+    pub written: Vec<PathBuf>,
+}
+
+/// Writes `report.md`, `results.csv` and `plots/*.svg` into `out_dir`.
+pub fn write_report(study: &Study, out_dir: &Path) -> Result<ReportFiles> {
+    std::fs::create_dir_all(out_dir.join("plots"))
+        .map_err(|cause| Error::io(&out_dir.join("plots"), cause))?;
+    let stats = aggregate(&study.lines);
+    let plots = plots::draw_all(study, &stats, out_dir)?;
+    let markdown = render_markdown(study, &stats, &plots);
+    let mut written = Vec::new();
+    let report_path = out_dir.join("report.md");
+    write_atomic(&report_path, markdown.as_bytes())?;
+    written.push(PathBuf::from("report.md"));
+    let csv_path = out_dir.join("results.csv");
+    write_atomic(&csv_path, &results_csv(study)?)?;
+    written.push(PathBuf::from("results.csv"));
+    for plot in plots {
+        written.push(plot.relative);
+    }
+    Ok(ReportFiles { written })
+}
+
+/// `results.csv`: one row per (point, seed), every metric a column.
+pub fn results_csv(study: &Study) -> Result<Vec<u8>> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "point".to_owned(),
+        "label".to_owned(),
+        "seed".to_owned(),
+        "status".to_owned(),
+        "reason".to_owned(),
+        "device".to_owned(),
+        "k".to_owned(),
+    ];
+    for column in Column::NUMERIC {
+        header.push(column.name().to_owned());
+    }
+    let csv_error = |error: csv::Error| Error::Results {
+        path: PathBuf::from("results.csv"),
+        line: 0,
+        reason: error.to_string(),
+    };
+    writer.write_record(&header).map_err(csv_error)?;
+    for line in &study.lines {
+        let mut record = vec![
+            line.point.clone(),
+            line.label.clone(),
+            line.seed.to_string(),
+            line.status.name().to_owned(),
+            line.reason.clone().unwrap_or_default(),
+            line.device.clone().unwrap_or_default(),
+            line.k.map(|k| k.to_string()).unwrap_or_default(),
+        ];
+        for column in Column::NUMERIC {
+            record.push(
+                line.metric(column)
+                    .map(|value| value.to_string())
+                    .unwrap_or_default(),
+            );
+        }
+        writer.write_record(&record).map_err(csv_error)?;
+    }
+    writer.into_inner().map_err(|error| Error::Results {
+        path: PathBuf::from("results.csv"),
+        line: 0,
+        reason: error.to_string(),
+    })
+}
+
+/// The number format of a column's cells.
+fn format_value(column: Column, value: f64) -> String {
+    match column {
+        Column::CalinskiHarabasz
+        | Column::MemoryMb
+        | Column::ConvergedEpoch
+        | Column::EpochsRun
+        | Column::ActiveUnits => format!("{value:.1}"),
+        Column::Parameters => format!("{value:.0}"),
+        Column::TrainTimeSec => format!("{value:.2}"),
+        _ => format!("{value:.3}"),
+    }
+}
+
+/// `mean ± std` of a column (parameters, identical across seeds, alone).
+fn format_summary(column: Column, summary: &Summary) -> String {
+    if column == Column::Parameters || summary.count < 2 {
+        format_value(column, summary.mean)
+    } else {
+        format!(
+            "{} ± {}",
+            format_value(column, summary.mean),
+            format_value(column, summary.std)
+        )
+    }
+}
+
+/// What a model family is best used for: the study's "best use case" column.
+fn best_use_case(job: &Job) -> &'static str {
+    match job {
+        Job::Train(config) => match config.architecture {
+            Architecture::Vae => "general use: a smooth latent space for clustering and browsing",
+            Architecture::ConvVae => {
+                "when the time structure of the MFCC frames matters (rhythm, onsets)"
+            }
+            Architecture::BetaVae => {
+                "interpretable, disentangled factors over reconstruction quality"
+            }
+            Architecture::Cvae => {
+                "removing a known nuisance factor (its condition, e.g. language) from the clusters"
+            }
+            Architecture::Ae => {
+                "compression and reconstruction; no prior, a less regular latent space"
+            }
+        },
+        Job::Baseline {
+            kind: BaselineKind::PcaKmeans,
+            ..
+        } => "the linear baseline every VAE must beat to be worth its training time",
+        Job::Baseline {
+            kind: BaselineKind::RawKmeans,
+            ..
+        } => "the no-model baseline: what the fused features alone give",
+    }
+}
+
+/// One table row of an axis, resolved.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    label: &'a str,
+    job: Option<&'a Job>,
+    stats: Option<&'a PointStats>,
+}
+
+fn rows_of<'a>(
+    axis: &'a Axis,
+    plan: &'a Plan,
+    stats: &'a BTreeMap<String, PointStats>,
+) -> Vec<Row<'a>> {
+    let mut rows = Vec::new();
+    for entry in &axis.entries {
+        rows.push(Row {
+            label: &entry.label,
+            job: plan.point(&entry.point).map(|point| &point.job),
+            stats: stats.get(&entry.point),
+        });
+    }
+    rows
+}
+
+fn cell(column: Column, row: &Row<'_>) -> String {
+    let Some(stats) = row.stats else {
+        return "not run".to_owned();
+    };
+    if stats.completed == 0 {
+        return if stats.not_applicable > 0 {
+            "n/a".to_owned()
+        } else if stats.diverged > 0 && stats.failed == 0 {
+            "diverged".to_owned()
+        } else {
+            "failed".to_owned()
+        };
+    }
+    match column {
+        Column::ConvergenceStability => stats.stability().map_or_else(
+            || "n/a (1 seed)".to_owned(),
+            |stability| stability.name().to_owned(),
+        ),
+        Column::BestUseCase => row.job.map(best_use_case).unwrap_or_default().to_owned(),
+        numeric => stats.metrics.get(&numeric).map_or_else(
+            || "-".to_owned(),
+            |summary| format_summary(numeric, summary),
+        ),
+    }
+}
+
+/// Rows that have a value of `column`, best first.
+fn ranked<'a>(rows: &'a [Row<'a>], column: Column) -> Vec<(&'a Row<'a>, Summary)> {
+    let mut with_values = Vec::new();
+    for row in rows {
+        if let Some(summary) = row.stats.and_then(|stats| stats.metrics.get(&column)) {
+            with_values.push((row, *summary));
+        }
+    }
+    let higher = column.higher_is_better().unwrap_or(true);
+    with_values.sort_by(|left, right| {
+        let order = left.1.mean.total_cmp(&right.1.mean);
+        if higher { order.reverse() } else { order }
+    });
+    with_values
+}
+
+fn describe(column: Column, summary: &Summary) -> String {
+    format!("{} = {}", column.name(), format_summary(column, summary))
+}
+
+/// The analysis paragraph of one axis, written from the numbers.
+fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) -> String {
+    let primary = axis.primary;
+    let subject = axis.parameter.as_deref().unwrap_or("variant");
+    let ranking = ranked(rows, primary);
+    let mut text = String::new();
+    let Some((best, best_summary)) = ranking.first() else {
+        return "No run of this axis completed, so there is nothing to rank.".to_owned();
+    };
+    let _ = write!(
+        text,
+        "By {}, the best {subject} is **{}** ({}, {} seed{}).",
+        primary.name(),
+        best.label,
+        describe(primary, best_summary),
+        best_summary.count,
+        if best_summary.count == 1 { "" } else { "s" }
+    );
+    if let Some((runner_up, runner_summary)) = ranking.get(1) {
+        let lead = (best_summary.mean - runner_summary.mean).abs();
+        let spread = best_summary.std.max(runner_summary.std);
+        if lead > spread {
+            let _ = write!(
+                text,
+                " Its lead over the runner-up {} ({}) is {lead:.3}, larger than the across-seed spread ({spread:.3}), so the ranking holds across seeds.",
+                runner_up.label,
+                format_summary(primary, runner_summary)
+            );
+        } else {
+            let _ = write!(
+                text,
+                " Its lead over the runner-up {} ({}) is {lead:.3}, within the across-seed spread ({spread:.3}): with these seeds the two cannot be told apart.",
+                runner_up.label,
+                format_summary(primary, runner_summary)
+            );
+        }
+    }
+    if let Some(values) = numeric_values {
+        let _ = write!(text, " {}", trend(axis, rows, values));
+    }
+    for column in [Column::Ari, Column::Nmi] {
+        if column != primary
+            && axis.columns.contains(&column)
+            && let Some((row, summary)) = ranked(rows, column).first()
+            && row.label != best.label
+        {
+            let _ = write!(
+                text,
+                " Agreement with the labels peaks elsewhere: {} is best at {} ({}).",
+                column.name(),
+                row.label,
+                format_summary(column, summary)
+            );
+            break;
+        }
+    }
+    if axis.columns.contains(&Column::TrainTimeSec) {
+        let times = ranked(rows, Column::TrainTimeSec);
+        if let (Some((fastest, fast)), Some((slowest, slow))) = (times.first(), times.last())
+            && times.len() > 1
+        {
+            let _ = write!(
+                text,
+                " Training takes from {:.2} s ({}) to {:.2} s ({}).",
+                fast.mean, fastest.label, slow.mean, slowest.label
+            );
+        }
+    }
+    text.push_str(&outcome_notes(rows));
+    text
+}
+
+/// Sentences on rows that did not run, or ran only partly.
+fn outcome_notes(rows: &[Row<'_>]) -> String {
+    let mut text = String::new();
+    for row in rows {
+        let Some(stats) = row.stats else { continue };
+        if stats.not_applicable > 0 {
+            let _ = write!(
+                text,
+                " {} is not applicable here: {}.",
+                row.label,
+                stats.reasons.join("; ")
+            );
+        } else if stats.diverged + stats.failed > 0 {
+            let mut parts = Vec::new();
+            if stats.diverged > 0 {
+                parts.push(format!(
+                    "{} of {} seeds diverged",
+                    stats.diverged, stats.pairs
+                ));
+            }
+            if stats.failed > 0 {
+                parts.push(format!(
+                    "{} of {} seeds failed ({})",
+                    stats.failed,
+                    stats.pairs,
+                    stats.reasons.join("; ")
+                ));
+            }
+            let _ = write!(
+                text,
+                " At {}, {}; its statistics cover the {} completed seed{}.",
+                row.label,
+                parts.join(" and "),
+                stats.completed,
+                if stats.completed == 1 { "" } else { "s" }
+            );
+        }
+    }
+    text
+}
+
+/// How the primary metric moves along a numeric axis.
+fn trend(axis: &Axis, rows: &[Row<'_>], values: &[f64]) -> String {
+    let primary = axis.primary;
+    let parameter = axis.parameter.as_deref().unwrap_or("the value");
+    let higher = primary.higher_is_better().unwrap_or(true);
+    let mut series = Vec::new();
+    for (row, value) in rows.iter().zip(values) {
+        if let Some(summary) = row.stats.and_then(|stats| stats.metrics.get(&primary)) {
+            series.push((row.label, *value, summary.mean));
+        }
+    }
+    series.sort_by(|left, right| left.1.total_cmp(&right.1));
+    if series.len() < 3 {
+        return format!("Too few values completed to read a trend in {parameter}.");
+    }
+    let mut improving = 0;
+    let mut worsening = 0;
+    for pair in series.windows(2) {
+        let better = if higher {
+            pair[1].2 > pair[0].2
+        } else {
+            pair[1].2 < pair[0].2
+        };
+        if better {
+            improving += 1;
+        } else {
+            worsening += 1;
+        }
+    }
+    let first = series[0];
+    let last = series[series.len() - 1];
+    if worsening == 0 {
+        return format!(
+            "{} improves steadily as {parameter} grows from {} to {} ({:.3} to {:.3}).",
+            primary.name(),
+            first.0,
+            last.0,
+            first.2,
+            last.2
+        );
+    }
+    if improving == 0 {
+        return format!(
+            "{} worsens steadily as {parameter} grows from {} to {} ({:.3} to {:.3}).",
+            primary.name(),
+            first.0,
+            last.0,
+            first.2,
+            last.2
+        );
+    }
+    let mut best_index = 0;
+    for (index, entry) in series.iter().enumerate() {
+        let better = if higher {
+            entry.2 > series[best_index].2
+        } else {
+            entry.2 < series[best_index].2
+        };
+        if better {
+            best_index = index;
+        }
+    }
+    if best_index > 0 && best_index + 1 < series.len() {
+        format!(
+            "The trend turns at {parameter} = {}: {} improves up to it ({:.3} at {}) and worsens beyond ({:.3} at {}).",
+            series[best_index].0,
+            primary.name(),
+            first.2,
+            first.0,
+            last.2,
+            last.0
+        )
+    } else {
+        format!(
+            "{} does not move monotonically with {parameter} ({:.3} at {}, {:.3} at {}); it is best at the {} end.",
+            primary.name(),
+            first.2,
+            first.0,
+            last.2,
+            last.0,
+            if best_index == 0 { "low" } else { "high" }
+        )
+    }
+}
+
+fn markdown_table(axis: &Axis, rows: &[Row<'_>]) -> String {
+    let mut text = String::new();
+    let first_header = axis.parameter.as_deref().unwrap_or("model");
+    let _ = write!(text, "| {first_header} |");
+    for column in &axis.columns {
+        let _ = write!(text, " {} |", header_of(*column));
+    }
+    text.push_str(" seeds |\n|---|");
+    for column in &axis.columns {
+        text.push_str(if column.is_numeric() { "---:|" } else { "---|" });
+    }
+    text.push_str("---:|\n");
+    let best_label = ranked(rows, axis.primary).first().map(|(row, _)| row.label);
+    for row in rows {
+        let _ = write!(text, "| {} |", row.label);
+        for column in &axis.columns {
+            let value = cell(*column, row);
+            if *column == axis.primary && Some(row.label) == best_label {
+                let _ = write!(text, " **{value}** |");
+            } else {
+                let _ = write!(text, " {value} |");
+            }
+        }
+        let seeds = row.stats.map_or_else(
+            || "0".to_owned(),
+            |stats| format!("{}/{}", stats.completed, stats.pairs),
+        );
+        let _ = writeln!(text, " {seeds} |");
+    }
+    text
+}
+
+fn header_of(column: Column) -> &'static str {
+    match column {
+        Column::DisentanglementScore => "disentanglement_score (MIG)",
+        other => other.name(),
+    }
+}
+
+/// The whole `report.md`.
+#[must_use]
+pub fn render_markdown(
+    study: &Study,
+    stats: &BTreeMap<String, PointStats>,
+    plots: &[PlotFile],
+) -> String {
+    let record = &study.record;
+    let plan = &record.plan;
+    let numeric = numeric_axis_values(plan);
+    let mut text = String::new();
+    let _ = writeln!(text, "# Ablation study: {}\n", plan.name);
+    let _ = writeln!(text, "{}\n", setting_paragraph(study));
+    for (index, axis) in plan.axes.iter().enumerate() {
+        let rows = rows_of(axis, plan, stats);
+        let _ = writeln!(text, "## {}. {}\n", index + 1, axis.title);
+        text.push_str(&markdown_table(axis, &rows));
+        text.push('\n');
+        let _ = writeln!(text, "{}\n", analysis(axis, &rows, numeric.get(&axis.name)));
+        if axis.parameter.is_none()
+            && plan.mode == Mode::OneFactor
+            && let Some(comparison) = baseline_comparison(&rows)
+        {
+            let _ = writeln!(text, "{comparison}\n");
+        }
+        let mut links = Vec::new();
+        for plot in plots {
+            if plot.axis.as_deref() == Some(axis.name.as_str()) {
+                links.push(format!(
+                    "[{}]({})",
+                    plot.title,
+                    plot.relative.to_string_lossy()
+                ));
+            }
+        }
+        if !links.is_empty() {
+            let _ = writeln!(text, "Plots: {}.\n", links.join(", "));
+        }
+    }
+    let _ = writeln!(text, "## Recommendation\n");
+    let primary_label = record
+        .dataset
+        .labels
+        .first()
+        .map_or("labelled", |label| label.name.as_str());
+    let _ = writeln!(text, "{}\n", recommendation(plan, stats, primary_label));
+    for plot in plots {
+        if plot.axis.is_none() {
+            let _ = writeln!(
+                text,
+                "![{}]({})\n",
+                plot.title,
+                plot.relative.to_string_lossy()
+            );
+        }
+    }
+    let _ = writeln!(text, "## Files\n");
+    let _ = writeln!(
+        text,
+        "`results.csv` has one row per (point, seed) with every metric; the sweep directories hold `results.jsonl`, `sweep.json` and per-run `result.json`, `latents.npy` and `clusters.txt`. Standard deviations are over seeds (sample, n - 1); `convergence_stability` classes the silhouette spread: very_stable < 0.01 <= stable < 0.03 <= moderate < 0.06 <= high_variance."
+    );
+    text
+}
+
+fn setting_paragraph(study: &Study) -> String {
+    let record = &study.record;
+    let plan = &record.plan;
+    let dataset = &record.dataset;
+    let mut text = String::new();
+    let _ = write!(
+        text,
+        "- Dataset: `{}` ({} tracks, {} fused feature dimensions",
+        dataset.name, dataset.tracks, dataset.feature_dim
+    );
+    if let Some([channels, time]) = dataset.frames {
+        let _ = write!(text, ", frames {channels} x {time}");
+    }
+    text.push(')');
+    if let Some(primary) = dataset.labels.first() {
+        let _ = write!(
+            text,
+            "; external scores against `{}` ({} classes)",
+            primary.name, primary.classes
+        );
+    }
+    let _ = write!(
+        text,
+        ".\n- Spec: `{}` (sha256 {}), {} mode, {} points x {} seeds ({}).",
+        plan.spec_path.display(),
+        plan.spec_hash.get(..12).unwrap_or(&plan.spec_hash),
+        match plan.mode {
+            Mode::OneFactor => "one-factor-at-a-time",
+            Mode::Grid => "full-grid",
+        },
+        plan.points.len(),
+        plan.seeds.len(),
+        plan.seeds
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let base = &plan.base;
+    let _ = write!(
+        text,
+        "\n- Base point: {}, latent {}, hidden {} (depth {}), learning rate {}, beta {}, batch {}, up to {} epochs (at least {}, patience {}).",
+        base.architecture.name(),
+        base.latent_dim,
+        base.hidden_dim,
+        base.depth,
+        base.learning_rate,
+        base.beta,
+        base.batch_size,
+        base.max_epochs,
+        base.min_epochs,
+        base.patience
+    );
+    let machine = &record.machine;
+    let _ = write!(
+        text,
+        "\n- Machine: {} ({} cores), device `{}`, {} concurrent runs, songvae {}.",
+        machine.cpu, machine.cores, machine.device, machine.jobs, machine.version
+    );
+    let mut counts = [0usize; 4];
+    for line in &study.lines {
+        counts[line.status as usize] += 1;
+    }
+    let _ = write!(
+        text,
+        "\n- Runs: {} recorded of {} planned: {} completed, {} diverged, {} failed, {} not applicable.",
+        study.lines.len(),
+        plan.points.len() * plan.seeds.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3]
+    );
+    text
+}
+
+/// Whether the best trained model beats the PCA + k-means baseline on the
+/// external scores, by more than the across-seed spread.
+fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
+    let pca = rows.iter().find(|row| {
+        matches!(
+            row.job,
+            Some(Job::Baseline {
+                kind: BaselineKind::PcaKmeans,
+                ..
+            })
+        )
+    })?;
+    let mut sentences = Vec::new();
+    for column in [Column::Ari, Column::Nmi] {
+        let pca_summary = pca.stats.and_then(|stats| stats.metrics.get(&column))?;
+        let mut trained = Vec::new();
+        for row in rows {
+            if matches!(row.job, Some(Job::Train(_))) {
+                trained.push(*row);
+            }
+        }
+        let ranking = ranked(&trained, column);
+        let Some((best, best_summary)) = ranking.first() else {
+            continue;
+        };
+        let difference = best_summary.mean - pca_summary.mean;
+        let spread = best_summary.std.max(pca_summary.std);
+        let verdict = if difference > spread {
+            "beats"
+        } else if difference > 0.0 {
+            "edges out, within the seed spread,"
+        } else if -difference > spread {
+            "loses to"
+        } else {
+            "does not beat, within the seed spread,"
+        };
+        sentences.push(format!(
+            "On {} the best trained model, {} ({}), {verdict} PCA+KMeans ({}).",
+            column.name(),
+            best.label,
+            format_summary(column, best_summary),
+            format_summary(column, pca_summary)
+        ));
+    }
+    if sentences.is_empty() {
+        None
+    } else {
+        Some(sentences.join(" "))
+    }
+}
+
+fn recommendation(
+    plan: &Plan,
+    stats: &BTreeMap<String, PointStats>,
+    primary_label: &str,
+) -> String {
+    let mut text = String::new();
+    let mut best_trained: Option<(String, Summary)> = None;
+    let mut best_baseline: Option<(String, Summary)> = None;
+    match plan.mode {
+        Mode::OneFactor => {
+            let mut choices = Vec::new();
+            for axis in &plan.axes {
+                let rows = rows_of(axis, plan, stats);
+                let mut trained = Vec::new();
+                for row in &rows {
+                    if matches!(row.job, Some(Job::Train(_))) {
+                        trained.push(*row);
+                    }
+                }
+                if let Some((best, _)) = ranked(&trained, axis.primary).first() {
+                    match &axis.parameter {
+                        Some(parameter) => choices.push(format!("{parameter} = {}", best.label)),
+                        None => choices.push(format!("model {}", best.label)),
+                    }
+                }
+            }
+            if choices.is_empty() {
+                return "No training run completed; nothing to recommend.".to_owned();
+            }
+            let _ = write!(
+                text,
+                "Each factor at its best value by its axis's primary metric: {}. These come from one-factor-at-a-time runs around the base point, which cannot show interactions: run the combination (or a grid over the two or three most influential factors) with several seeds before relying on it.",
+                choices.join(", ")
+            );
+        }
+        Mode::Grid => {
+            if let Some(axis) = plan.axes.first() {
+                let rows = rows_of(axis, plan, stats);
+                if let Some((best, summary)) = ranked(&rows, axis.primary).first() {
+                    let _ = write!(
+                        text,
+                        "The best grid point by {} is {} ({}).",
+                        axis.primary.name(),
+                        best.label,
+                        format_summary(axis.primary, summary)
+                    );
+                }
+            }
+        }
+    }
+    for point in &plan.points {
+        let Some(summary) = stats
+            .get(&point.id)
+            .and_then(|point_stats| point_stats.metrics.get(&Column::Ari))
+        else {
+            continue;
+        };
+        let slot = match point.job {
+            Job::Train(_) => &mut best_trained,
+            Job::Baseline { .. } => &mut best_baseline,
+        };
+        if slot
+            .as_ref()
+            .is_none_or(|(_, best)| summary.mean > best.mean)
+        {
+            *slot = Some((point.label.clone(), *summary));
+        }
+    }
+    if let Some((label, summary)) = &best_trained {
+        let _ = write!(
+            text,
+            " The trained point that agrees best with the labels is {label} (ARI {}).",
+            format_summary(Column::Ari, summary)
+        );
+        if let Some((baseline_label, baseline)) = &best_baseline {
+            let difference = summary.mean - baseline.mean;
+            let spread = summary.std.max(baseline.std);
+            let verdict = if difference > spread {
+                "beats the best baseline by more than the seed spread"
+            } else if difference >= -spread {
+                "is level with the best baseline within the seed spread"
+            } else {
+                "loses to the best baseline by more than the seed spread"
+            };
+            let _ = write!(
+                text,
+                " It {verdict}, {baseline_label} (ARI {}).",
+                format_summary(Column::Ari, baseline)
+            );
+            if difference <= spread {
+                let _ = write!(
+                    text,
+                    " On this dataset, training a model does not buy clusters that match `{primary_label}` better than the baseline: prefer the baseline unless the latent space is needed for something else."
+                );
+            }
+        }
+    }
+    text
+}

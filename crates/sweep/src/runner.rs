@@ -1,0 +1,655 @@
+//! Running a plan: every pending (point, seed) pair on a pool of workers,
+//! each finished pair appended to `results.jsonl` at once.
+//!
+//! Training runs go to child processes (one per pair, see
+//! [`ChildProcessExecutor`]): a crash or an abort inside libtorch ends one
+//! pair, not the sweep; each run's peak memory is its own process's; and
+//! libtorch's process-wide thread count is set once per child. Baselines
+//! (PCA + k-means, k-means on the raw features) are cheap and run in the
+//! worker thread.
+//!
+//! The output directory holds `sweep.json` (the plan, the machine, the
+//! features directory), `results.jsonl`, and `runs/<point>/seed-<seed>/` per
+//! pair. A lock on `.sweep.lock` keeps two sweeps out of one directory.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fs::File;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ndarray::Array2;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use songvae_features::cache::{write_atomic, write_npy_atomic};
+use songvae_metrics::pca::Pca;
+use songvae_models::device::DeviceChoice;
+use songvae_models::spec::Architecture;
+use songvae_train::config::RunConfig;
+use songvae_train::data::TrainingData;
+use songvae_train::run::{RunResult, cluster_and_score, cluster_count};
+
+use crate::error::{Error, Result};
+use crate::results::{PairStatus, ResultLine, ResultsFile};
+use crate::spec::{BaselineKind, Job, Plan, Point};
+
+/// `--shard I/N`: this machine runs the points whose index modulo `N` is `I`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, `0 ..= count - 1`.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidArgument {
+            flag: "--shard".to_owned(),
+            reason,
+        };
+        let (index, count) = text
+            .split_once('/')
+            .ok_or_else(|| invalid(format!("'{text}' is not I/N (for example 0/4)")))?;
+        let index: usize = index
+            .trim()
+            .parse()
+            .map_err(|_| invalid(format!("'{index}' is not a shard index")))?;
+        let count: usize = count
+            .trim()
+            .parse()
+            .map_err(|_| invalid(format!("'{count}' is not a shard count")))?;
+        if count == 0 || index >= count {
+            return Err(invalid(format!(
+                "{index}/{count}: need 0 <= I < N (shards are numbered from 0)"
+            )));
+        }
+        Ok(Self { index, count })
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}/{}", self.index, self.count)
+    }
+}
+
+/// Where a sweep ran, recorded in `sweep.json` for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Machine {
+    /// CPU model name.
+    pub cpu: String,
+    /// Logical cores.
+    pub cores: usize,
+    /// The device requested (`auto`, `cpu`, `cuda:0`).
+    pub device: String,
+    /// Concurrent runs.
+    pub jobs: usize,
+    /// Version of songvae.
+    pub version: String,
+}
+
+impl Machine {
+    /// Reads the CPU model from `/proc/cpuinfo` and the core count.
+    #[must_use]
+    pub fn detect(device: &str, jobs: usize) -> Self {
+        let mut cpu = "unknown CPU".to_owned();
+        if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
+            for line in info.lines() {
+                if let Some((key, value)) = line.split_once(':')
+                    && key.trim() == "model name"
+                {
+                    value.trim().clone_into(&mut cpu);
+                    break;
+                }
+            }
+        }
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            device: device.to_owned(),
+            jobs,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// The record of a sweep directory (`sweep.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRecord {
+    /// The plan.
+    pub plan: Plan,
+    /// Where it ran.
+    pub machine: Machine,
+    /// The features directory the runs trained on.
+    pub features_dir: PathBuf,
+    /// What the dataset holds.
+    pub dataset: DatasetSummary,
+    /// The shard this directory holds, when sharded.
+    pub shard: Option<Shard>,
+}
+
+/// A label column and its number of classes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSummary {
+    /// Column name.
+    pub name: String,
+    /// Distinct values.
+    pub classes: usize,
+}
+
+/// The shape of the dataset a sweep ran on, for the report.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSummary {
+    /// Dataset name.
+    pub name: String,
+    /// Tracks that survived feature extraction.
+    pub tracks: usize,
+    /// Fused feature dimension.
+    pub feature_dim: usize,
+    /// Frames per track (channels, time), when present.
+    pub frames: Option<[usize; 2]>,
+    /// Label columns, primary first.
+    pub labels: Vec<LabelSummary>,
+}
+
+impl DatasetSummary {
+    /// Summarises loaded training data.
+    #[must_use]
+    pub fn of(data: &TrainingData) -> Self {
+        let mut labels = Vec::new();
+        for (name, values) in &data.labels {
+            let distinct: BTreeSet<&String> = values.iter().collect();
+            labels.push(LabelSummary {
+                name: name.clone(),
+                classes: distinct.len(),
+            });
+        }
+        Self {
+            name: data.dataset_name.clone(),
+            tracks: data.ids.len(),
+            feature_dim: data.features.ncols(),
+            frames: data
+                .frames
+                .as_ref()
+                .map(|frames| [frames.shape()[1], frames.shape()[2]]),
+            labels,
+        }
+    }
+}
+
+/// One pair to run.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// The point.
+    pub point: Point,
+    /// The seed.
+    pub seed: u64,
+}
+
+impl Task {
+    /// `runs/<point>/seed-<seed>`, relative to the sweep directory.
+    #[must_use]
+    pub fn run_dir(&self) -> String {
+        format!("runs/{}/seed-{}", self.point.id, self.seed)
+    }
+}
+
+/// Runs one pair and reports how it ended; never fails the sweep.
+pub trait Executor: Sync {
+    /// Runs `task`, writing its files under `sweep_dir`.
+    fn execute(&self, task: &Task, sweep_dir: &Path) -> ResultLine;
+}
+
+/// Options of [`run_sweep`].
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    /// The sweep directory.
+    pub out_dir: PathBuf,
+    /// Concurrent pairs.
+    pub jobs: usize,
+    /// Only this shard's points.
+    pub shard: Option<Shard>,
+    /// Show progress bars on standard error.
+    pub progress: bool,
+}
+
+/// Counts of a finished sweep invocation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepSummary {
+    /// Pairs of this shard.
+    pub pairs: usize,
+    /// Pairs found finished in `results.jsonl` and skipped.
+    pub skipped: usize,
+    /// Pairs that completed now.
+    pub completed: usize,
+    /// Pairs that diverged now.
+    pub diverged: usize,
+    /// Pairs that failed now.
+    pub failed: usize,
+    /// Pairs recorded as not applicable now.
+    pub not_applicable: usize,
+}
+
+/// Why a point cannot run on this dataset, if it cannot.
+#[must_use]
+pub fn not_applicable_reason(job: &Job, data: &TrainingData) -> Option<String> {
+    let Job::Train(config) = job else {
+        return None;
+    };
+    match config.architecture {
+        Architecture::ConvVae if data.frames.is_none() => Some(
+            "conv_vae needs per-track frames; this dataset has neither `frames` nor audio files"
+                .to_owned(),
+        ),
+        Architecture::Cvae => {
+            let column = config.condition.as_deref().unwrap_or_default();
+            if data.label(column).is_none() {
+                Some(format!(
+                    "cvae conditions on label column '{column}', which this dataset does not have"
+                ))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Checks every point of the plan against the dataset before anything runs:
+/// the number of clusters must fit the track count. Errors name the point.
+pub fn check_against_data(plan: &Plan, data: &TrainingData) -> Result<()> {
+    for point in &plan.points {
+        let config = match &point.job {
+            Job::Train(config) => config.clone(),
+            Job::Baseline { clustering, .. } => RunConfig {
+                clustering: clustering.clone(),
+                ..RunConfig::default()
+            },
+        };
+        if not_applicable_reason(&point.job, data).is_some() {
+            continue;
+        }
+        cluster_count(&config, data).map_err(|error| {
+            Error::spec(
+                format!("point '{}' ({})", point.label, point.id),
+                error.to_string(),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Writes `sweep.json`, or checks that the directory holds the same plan.
+fn claim_directory(out_dir: &Path, record: &SweepRecord) -> Result<()> {
+    let path = out_dir.join("sweep.json");
+    if path.exists() {
+        let text = std::fs::read_to_string(&path).map_err(|cause| Error::io(&path, cause))?;
+        let existing: SweepRecord =
+            serde_json::from_str(&text).map_err(|error| Error::OutputDirectory {
+                path: path.clone(),
+                reason: format!("not a sweep record: {error}"),
+            })?;
+        if existing.plan.point_ids() != record.plan.point_ids() {
+            return Err(Error::OutputDirectory {
+                path: out_dir.to_path_buf(),
+                reason: format!(
+                    "holds sweep '{}' with other points; choose another --out or remove it",
+                    existing.plan.name
+                ),
+            });
+        }
+        if existing.shard != record.shard {
+            return Err(Error::OutputDirectory {
+                path: out_dir.to_path_buf(),
+                reason: "holds another shard of this sweep; give each shard its own --out"
+                    .to_owned(),
+            });
+        }
+    }
+    let json = serde_json::to_string_pretty(record).map_err(|error| Error::OutputDirectory {
+        path: path.clone(),
+        reason: error.to_string(),
+    })?;
+    write_atomic(&path, json.as_bytes())?;
+    Ok(())
+}
+
+/// The pairs of this shard still to run. Pairs already in the results are
+/// counted as skipped; pairs of not-applicable points are recorded at once.
+fn pending_tasks(
+    plan: &Plan,
+    data: &TrainingData,
+    shard: Option<Shard>,
+    existing: &[ResultLine],
+    results: &mut ResultsFile,
+    summary: &mut SweepSummary,
+) -> Result<Vec<Task>> {
+    let mut done = BTreeSet::new();
+    for line in existing {
+        done.insert((line.point.clone(), line.seed));
+    }
+    let mut tasks = Vec::new();
+    for (index, point) in plan.points.iter().enumerate() {
+        if let Some(shard) = shard
+            && index % shard.count != shard.index
+        {
+            continue;
+        }
+        let reason = not_applicable_reason(&point.job, data);
+        for seed in &plan.seeds {
+            summary.pairs += 1;
+            if done.contains(&(point.id.clone(), *seed)) {
+                summary.skipped += 1;
+                continue;
+            }
+            if let Some(reason) = &reason {
+                let mut line =
+                    ResultLine::bare(&point.id, &point.label, *seed, PairStatus::NotApplicable);
+                line.reason = Some(reason.clone());
+                results.append(&line)?;
+                summary.not_applicable += 1;
+                continue;
+            }
+            tasks.push(Task {
+                point: point.clone(),
+                seed: *seed,
+            });
+        }
+    }
+    Ok(tasks)
+}
+
+/// Runs every pending pair of this shard with `options.jobs` workers and
+/// appends each result as it finishes. Pairs already in `results.jsonl` are
+/// skipped; points that cannot apply are recorded as such without running.
+pub fn run_sweep(
+    record: &SweepRecord,
+    data: &TrainingData,
+    options: &SweepOptions,
+    executor: &dyn Executor,
+) -> Result<SweepSummary> {
+    let plan = &record.plan;
+    let out_dir = &options.out_dir;
+    std::fs::create_dir_all(out_dir).map_err(|cause| Error::io(out_dir, cause))?;
+    let lock_path = out_dir.join(".sweep.lock");
+    let lock = File::create(&lock_path).map_err(|cause| Error::io(&lock_path, cause))?;
+    if lock.try_lock().is_err() {
+        return Err(Error::OutputDirectory {
+            path: out_dir.clone(),
+            reason: "another sweep is running in this directory".to_owned(),
+        });
+    }
+    check_against_data(plan, data)?;
+    claim_directory(out_dir, record)?;
+    let results_path = out_dir.join("results.jsonl");
+    let (mut results, existing) = ResultsFile::open(&results_path)?;
+
+    let mut summary = SweepSummary::default();
+    let tasks = pending_tasks(
+        plan,
+        data,
+        options.shard,
+        &existing,
+        &mut results,
+        &mut summary,
+    )?;
+
+    let progress = if options.progress {
+        MultiProgress::new()
+    } else {
+        MultiProgress::with_draw_target(ProgressDrawTarget::hidden())
+    };
+    let overall = progress.add(ProgressBar::new(tasks.len() as u64));
+    overall.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} runs, {msg} (elapsed {elapsed}, eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    overall.set_prefix(plan.name.clone());
+    overall.set_message("0 failed");
+    let line_style = ProgressStyle::with_template("  {spinner} {msg} ({elapsed})")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner());
+
+    let shared = Mutex::new((results, summary, None::<Error>));
+    let stop = AtomicBool::new(false);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.jobs.max(1))
+        .build()
+        .map_err(|error| Error::InvalidArgument {
+            flag: "--jobs".to_owned(),
+            reason: error.to_string(),
+        })?;
+    pool.install(|| {
+        tasks.par_iter().with_max_len(1).for_each(|task| {
+            if stop.load(Ordering::SeqCst) {
+                return;
+            }
+            let running = progress.insert_before(&overall, ProgressBar::new_spinner());
+            running.set_style(line_style.clone());
+            running.set_message(format!("{} seed {}", task.point.label, task.seed));
+            running.enable_steady_tick(Duration::from_millis(250));
+            let line = executor.execute(task, out_dir);
+            running.finish_and_clear();
+            progress.remove(&running);
+            let mut guard = shared
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (results, summary, first_error) = &mut *guard;
+            if let Err(error) = results.append(&line) {
+                stop.store(true, Ordering::SeqCst);
+                first_error.get_or_insert(error);
+                return;
+            }
+            match line.status {
+                PairStatus::Completed => summary.completed += 1,
+                PairStatus::Diverged => summary.diverged += 1,
+                PairStatus::Failed => summary.failed += 1,
+                PairStatus::NotApplicable => summary.not_applicable += 1,
+            }
+            overall.inc(1);
+            overall.set_message(format!(
+                "{} failed, {} diverged",
+                summary.failed, summary.diverged
+            ));
+        });
+    });
+    overall.finish_and_clear();
+    let (_, summary, first_error) = shared
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(summary),
+    }
+}
+
+/// Runs training pairs as child processes of a binary that accepts
+/// `train-one --features DIR --config FILE --out DIR`, and baselines in
+/// process.
+#[derive(Debug)]
+pub struct ChildProcessExecutor<'a> {
+    /// The binary (the sweep binary itself).
+    pub binary: PathBuf,
+    /// The features directory.
+    pub features_dir: PathBuf,
+    /// Replaces each config's device when given.
+    pub device: Option<DeviceChoice>,
+    /// The dataset, for baselines.
+    pub data: &'a TrainingData,
+}
+
+impl Executor for ChildProcessExecutor<'_> {
+    fn execute(&self, task: &Task, sweep_dir: &Path) -> ResultLine {
+        let relative = task.run_dir();
+        let run_dir = sweep_dir.join(&relative);
+        let outcome = match &task.point.job {
+            Job::Train(config) => self.train(config, task, &run_dir),
+            Job::Baseline {
+                kind,
+                components,
+                clustering,
+            } => run_baseline(*kind, *components, clustering, task, &run_dir, self.data),
+        };
+        let mut line = match outcome {
+            Ok(line) => line,
+            Err(reason) => {
+                let mut line = ResultLine::bare(
+                    &task.point.id,
+                    &task.point.label,
+                    task.seed,
+                    PairStatus::Failed,
+                );
+                line.reason = Some(reason);
+                line
+            }
+        };
+        line.run_dir = Some(relative);
+        line
+    }
+}
+
+impl ChildProcessExecutor<'_> {
+    /// Trains in a child process; a `result.json` left by an earlier,
+    /// interrupted sweep for the same config is taken as it is.
+    fn train(
+        &self,
+        config: &RunConfig,
+        task: &Task,
+        run_dir: &Path,
+    ) -> std::result::Result<ResultLine, String> {
+        let mut config = config.clone();
+        config.seed = task.seed;
+        if let Some(device) = self.device {
+            config.device = device;
+        }
+        let result_path = run_dir.join("result.json");
+        if let Ok(text) = std::fs::read_to_string(&result_path)
+            && let Ok(result) = serde_json::from_str::<RunResult>(&text)
+            && result.config == config
+        {
+            return Ok(ResultLine::from_run(
+                &task.point.id,
+                &task.point.label,
+                task.seed,
+                &result,
+            ));
+        }
+        std::fs::create_dir_all(run_dir)
+            .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
+        let config_path = run_dir.join("config.json");
+        let json = serde_json::to_string_pretty(&config).map_err(|error| error.to_string())?;
+        write_atomic(&config_path, json.as_bytes()).map_err(|error| error.to_string())?;
+        let mut child = Command::new(&self.binary)
+            .arg("train-one")
+            .arg("--features")
+            .arg(&self.features_dir)
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--out")
+            .arg(run_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|error| format!("cannot start {}: {error}", self.binary.display()))?;
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            // A child that writes invalid UTF-8 still gets its exit status read.
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let status = child
+            .wait()
+            .map_err(|error| format!("cannot wait for the training process: {error}"))?;
+        if !status.success() {
+            let last = stderr
+                .lines()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .map(|line| line.trim().trim_start_matches("error: ").to_owned());
+            return Err(match (last, status.code()) {
+                (Some(message), _) => message,
+                (None, Some(code)) => format!("training process exited with status {code}"),
+                (None, None) => "training process was killed by a signal".to_owned(),
+            });
+        }
+        let text = std::fs::read_to_string(&result_path)
+            .map_err(|error| format!("cannot read {}: {error}", result_path.display()))?;
+        let result: RunResult = serde_json::from_str(&text)
+            .map_err(|error| format!("cannot parse {}: {error}", result_path.display()))?;
+        Ok(ResultLine::from_run(
+            &task.point.id,
+            &task.point.label,
+            task.seed,
+            &result,
+        ))
+    }
+}
+
+/// PCA + k-means or k-means on the raw fused features, scored like a
+/// trained model's latent means. Writes the PCA projection as
+/// `latents.npy` so that the report can plot it.
+fn run_baseline(
+    kind: BaselineKind,
+    components: Option<usize>,
+    clustering: &songvae_train::config::ClusteringConfig,
+    task: &Task,
+    run_dir: &Path,
+    data: &TrainingData,
+) -> std::result::Result<ResultLine, String> {
+    let config = RunConfig {
+        clustering: clustering.clone(),
+        seed: task.seed,
+        ..RunConfig::default()
+    };
+    let k = cluster_count(&config, data).map_err(|error| error.to_string())?;
+    let started = Instant::now();
+    let (embedding, parameters): (Array2<f32>, Option<f64>) = match kind {
+        BaselineKind::RawKmeans => (data.features.clone(), None),
+        BaselineKind::PcaKmeans => {
+            let features = data.features.mapv(f64::from);
+            let wanted = components.unwrap_or(config.latent_dim);
+            let usable = wanted.min(features.ncols()).min(features.nrows());
+            let pca = Pca::fit(features.view(), usable).map_err(|error| error.to_string())?;
+            let projected = pca
+                .transform(features.view())
+                .map_err(|error| error.to_string())?;
+            let parameters = (pca.components.len() + pca.mean.len()) as f64;
+            (projected.mapv(|value| value as f32), Some(parameters))
+        }
+    };
+    let (_, scores) = cluster_and_score(&embedding, k, &config.clustering, task.seed, data)
+        .map_err(|error| error.to_string())?;
+    let elapsed = started.elapsed().as_secs_f64();
+    if kind == BaselineKind::PcaKmeans {
+        std::fs::create_dir_all(run_dir)
+            .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
+        write_npy_atomic(&run_dir.join("latents.npy"), &embedding)
+            .map_err(|error| error.to_string())?;
+    }
+    let mut line = ResultLine::bare(
+        &task.point.id,
+        &task.point.label,
+        task.seed,
+        PairStatus::Completed,
+    );
+    line.device = Some("cpu".to_owned());
+    line.set_scores(&scores);
+    line.train_time_sec = Some(elapsed);
+    line.parameters = parameters;
+    Ok(line)
+}

@@ -1,0 +1,134 @@
+//! Spec parsing, validation and expansion: specs in, plans (or errors naming
+//! the offending key) out.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+mod common;
+
+use common::assert_snapshot;
+use songvae_sweep::spec::{Job, Mode, Plan, load_plan};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sweeps")
+}
+
+/// The plan as a snapshot: every point (id, label, what it runs) and every
+/// axis row, one per line.
+fn snapshot(plan: &Plan) -> String {
+    let mut text = format!("seeds {:?}\n", plan.seeds);
+    for point in &plan.points {
+        let what = match &point.job {
+            Job::Train(config) => format!(
+                "train {} latent {} lr {} beta {}",
+                config.architecture.name(),
+                config.latent_dim,
+                config.learning_rate,
+                config.beta
+            ),
+            Job::Baseline {
+                kind, components, ..
+            } => format!("baseline {kind:?} components {components:?}"),
+        };
+        let _ = writeln!(text, "point {} {} | {what}", point.id, point.label);
+    }
+    for axis in &plan.axes {
+        let _ = writeln!(text, "axis {} primary {}", axis.name, axis.primary.name());
+        for entry in &axis.entries {
+            let _ = writeln!(text, "  {} -> {}", entry.label, entry.point);
+        }
+    }
+    text
+}
+
+/// Compares with `fixtures/sweeps/snapshots/<name>`.
+fn assert_plan_snapshot(name: &str, actual: &str) {
+    assert_snapshot(&fixtures().join("snapshots").join(name), actual);
+}
+
+#[test]
+fn grid_expands_to_every_combination_and_baselines_once() {
+    let plan = load_plan(&fixtures().join("grid.json")).unwrap();
+    assert_eq!(plan.mode, Mode::Grid);
+    // 2 latent x 2 learning rates x 2 trained models, plus one baseline.
+    assert_eq!(plan.points.len(), 9);
+    assert_eq!(plan.seeds, vec![7, 8]);
+    assert_eq!(plan.axes.len(), 1);
+    assert_eq!(plan.axes[0].entries.len(), 9);
+    assert_plan_snapshot("grid.plan.txt", &snapshot(&plan));
+}
+
+#[test]
+fn one_factor_study_shares_the_base_point_between_axes() {
+    let plan = load_plan(&fixtures().join("ablation.json")).unwrap();
+    // 6 + 5 + 5 + 5 + 5 + 7 rows; the base point appears in six axes (the
+    // architecture axis's "VAE (FC)" is the base point too), so 33 - 5 = 28.
+    assert_eq!(plan.points.len(), 28);
+    let base_id = &plan.axes[0].entries[2].point;
+    for axis in &plan.axes {
+        let base_rows = axis
+            .entries
+            .iter()
+            .filter(|entry| &entry.point == base_id)
+            .count();
+        assert_eq!(base_rows, 1, "axis {} holds the base point once", axis.name);
+    }
+    assert_eq!(plan.point(base_id).unwrap().label, "base");
+    assert_eq!(plan.seeds, vec![0, 1, 2]);
+    assert_plan_snapshot("ablation.plan.txt", &snapshot(&plan));
+}
+
+#[test]
+fn point_ids_do_not_depend_on_labels_or_axis_order() {
+    let directory = tempfile::tempdir().unwrap();
+    let first = r#"{"name": "a", "dataset": "d.json", "axes": [
+        {"name": "x", "parameter": "latent_dim", "values": [4, 8]},
+        {"name": "y", "parameter": "beta", "values": [2]}]}"#;
+    let second = r#"{"name": "b", "dataset": "d.json", "axes": [
+        {"name": "y2", "parameter": "beta", "values": [2]},
+        {"name": "x2", "variants": [{"label": "four", "set": {"latent_dim": 4}},
+                                    {"label": "eight", "set": {"latent_dim": 8}}]}]}"#;
+    let mut ids = Vec::new();
+    for (name, text) in [("first.json", first), ("second.json", second)] {
+        let path = directory.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let plan = load_plan(&path).unwrap();
+        let mut plan_ids: Vec<String> = plan.points.iter().map(|point| point.id.clone()).collect();
+        plan_ids.sort();
+        ids.push(plan_ids);
+    }
+    assert_eq!(ids[0], ids[1]);
+}
+
+/// `fixtures/sweeps/invalid_specs.json`: specs, each with a part of the
+/// one-line error it must fail with (the key it names and why).
+#[test]
+fn invalid_specs_fail_naming_the_key() {
+    let text = std::fs::read_to_string(fixtures().join("invalid_specs.json")).unwrap();
+    let cases: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert!(cases.len() >= 20);
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("spec.json");
+    for case in cases {
+        let expected = case["error"].as_str().unwrap();
+        std::fs::write(&path, case["spec"].to_string()).unwrap();
+        let message = load_plan(&path).unwrap_err().to_string();
+        assert!(
+            message.contains(expected),
+            "spec {}\n  expected an error containing: {expected}\n  got: {message}",
+            case["spec"]
+        );
+        assert!(
+            !message.ends_with('.') && !message.contains('\n'),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_spec_names_the_file() {
+    let message = load_plan(Path::new("no/such/spec.json"))
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("no/such/spec.json"), "{message}");
+}

@@ -1,0 +1,122 @@
+//! `cargo xtask sweep` and `cargo xtask report`: the study, end to end.
+//!
+//! ```text
+//! cargo xtask sweep [--spec PATH] [--out DIR] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report]
+//! cargo xtask report [--runs DIR ...] [--out DIR]
+//! ```
+//!
+//! Both build and run the tch-linked `songvae-sweep` binary (see
+//! `crates/sweep`). With no arguments, `sweep` runs
+//! `fixtures/sweeps/ablation.json` on the embedded fixture dataset into
+//! `runs/ablation/` and writes the report to `runs/ablation/report/`.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::libtorch::ensure;
+
+/// Arguments of `cargo xtask sweep`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepArgs {
+    /// The sweep spec.
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "fixtures/sweeps/ablation.json"
+    )]
+    pub spec: PathBuf,
+    /// Sweep directory (default `runs/<spec name>`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Concurrent runs (default: cores / intra-op threads per run).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<String>,
+    /// Seeds per point (default: the spec's, 3 in the study).
+    #[arg(long, value_name = "N")]
+    pub seeds: Option<String>,
+    /// Device of every run: `auto`, `cpu`, `cuda` or `cuda:N`.
+    #[arg(long, value_name = "DEVICE")]
+    pub device: Option<String>,
+    /// Run only every N-th point starting at I (0-based), e.g. one task of a Slurm array.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Skip the report (a sharded run never writes one; merge with `cargo xtask report`).
+    #[arg(long)]
+    pub no_report: bool,
+}
+
+/// Arguments of `cargo xtask report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Sweep directories to merge (shards of one study); repeat the flag.
+    #[arg(long, value_name = "DIR", default_value = "runs/ablation")]
+    pub runs: Vec<PathBuf>,
+    /// Report directory (default `<first --runs>/report`).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+fn sweep_binary() -> Result<std::process::Command> {
+    let libtorch = ensure()?;
+    let mut command = libtorch.cargo();
+    command.args([
+        "run",
+        "--quiet",
+        "--package",
+        "songvae-sweep",
+        "--bin",
+        "songvae-sweep",
+        "--",
+    ]);
+    Ok(command)
+}
+
+/// Runs `cargo xtask sweep`.
+pub fn sweep_command(args: &SweepArgs) -> Result<()> {
+    let mut command = sweep_binary()?;
+    command.arg("run").arg("--spec").arg(&args.spec);
+    if let Some(out) = &args.out {
+        command.arg("--out").arg(out);
+    }
+    let optional = [
+        ("--jobs", &args.jobs),
+        ("--seeds", &args.seeds),
+        ("--device", &args.device),
+        ("--shard", &args.shard),
+    ];
+    for (flag, value) in optional {
+        if let Some(value) = value {
+            command.arg(flag).arg(value);
+        }
+    }
+    if args.no_report {
+        command.arg("--no-report");
+    }
+    run_passing_status(command)
+}
+
+/// Runs the command; when it fails, exits with its status. The binary has
+/// already printed its one-line error, so nothing is added to it.
+fn run_passing_status(mut command: std::process::Command) -> Result<()> {
+    let status = command
+        .status()
+        .map_err(|error| anyhow::anyhow!("cannot start cargo for songvae-sweep: {error}"))?;
+    if !status.success() {
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    Ok(())
+}
+
+/// Runs `cargo xtask report`.
+pub fn report_command(args: &ReportArgs) -> Result<()> {
+    let mut command = sweep_binary()?;
+    command.arg("report");
+    for runs in &args.runs {
+        command.arg("--runs").arg(runs);
+    }
+    if let Some(out) = &args.out {
+        command.arg("--out").arg(out);
+    }
+    run_passing_status(command)
+}
