@@ -1,7 +1,7 @@
 //! `cargo xtask sweep` and `cargo xtask report`: the study, end to end.
 //!
 //! ```text
-//! cargo xtask sweep [--spec PATH] [--out DIR] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report]
+//! cargo xtask sweep [--spec PATH] [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report]
 //! cargo xtask report [--runs DIR ...] [--out DIR]
 //! ```
 //!
@@ -29,6 +29,9 @@ pub struct SweepArgs {
     /// Sweep directory (default `runs/<spec name>`).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Run the spec's study on this dataset descriptor instead (e.g. one in ../shared/datasets).
+    #[arg(long, value_name = "PATH/dataset.json")]
+    pub dataset: Option<PathBuf>,
     /// Concurrent runs (default: cores / intra-op threads per run).
     #[arg(long, value_name = "N")]
     pub jobs: Option<String>,
@@ -78,6 +81,9 @@ pub fn sweep_command(args: &SweepArgs) -> Result<()> {
     command.arg("run").arg("--spec").arg(&args.spec);
     if let Some(out) = &args.out {
         command.arg("--out").arg(out);
+    }
+    if let Some(dataset) = &args.dataset {
+        command.arg("--dataset").arg(dataset);
     }
     let optional = [
         ("--jobs", &args.jobs),

@@ -2,7 +2,7 @@
 //! child processes of a sweep.
 //!
 //! ```text
-//! songvae-sweep run --spec FILE [--out DIR] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report] [--quiet]
+//! songvae-sweep run --spec FILE [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report] [--quiet]
 //! songvae-sweep report --runs DIR [--runs DIR ...] [--out DIR]
 //! songvae-sweep train-one --features DIR --config FILE --out DIR
 //! ```
@@ -53,6 +53,9 @@ struct RunArgs {
     /// Sweep directory (default `runs/<spec name>`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Runs the study on this dataset descriptor instead of the spec's.
+    #[arg(long, value_name = "PATH/dataset.json")]
+    dataset: Option<PathBuf>,
     /// Concurrent runs (default: cores / intra-op threads per run).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -98,6 +101,12 @@ struct TrainOneArgs {
 
 fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     let mut plan = load_plan(&args.spec)?;
+    if let Some(dataset) = &args.dataset {
+        if !dataset.is_file() {
+            anyhow::bail!("invalid --dataset: {} is not a file", dataset.display());
+        }
+        plan.dataset.clone_from(dataset);
+    }
     let shard = match &args.shard {
         Some(text) => Some(text.parse::<Shard>()?),
         None => None,
