@@ -657,10 +657,28 @@ fn setting_paragraph(study: &Study) -> String {
         base.patience
     );
     let machine = &record.machine;
+    let mut devices = Vec::new();
+    for line in &study.lines {
+        if let Some(device) = &line.device
+            && !devices.contains(&device.as_str())
+        {
+            devices.push(device.as_str());
+        }
+    }
+    devices.sort_unstable();
     let _ = write!(
         text,
-        "\n- Machine: {} ({} cores), device `{}`, {} concurrent runs, songvae {}.",
-        machine.cpu, machine.cores, machine.device, machine.jobs, machine.version
+        "\n- Machine: {} ({} cores), device `{}` (runs used: {}), {} concurrent runs, songvae {}.",
+        machine.cpu,
+        machine.cores,
+        machine.device,
+        if devices.is_empty() {
+            "none recorded".to_owned()
+        } else {
+            devices.join(", ")
+        },
+        machine.jobs,
+        machine.version
     );
     let mut counts = [0usize; 4];
     for line in &study.lines {
