@@ -170,7 +170,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     };
     let summary = run_sweep(&record, &data, &sweep_options, &executor)?;
     eprintln!(
-        "sweep {}: {} pairs{}; {} already done, now {} completed, {} diverged, {} failed, {} not applicable",
+        "sweep {}: {} pairs{}; {} already done, now {} completed, {} diverged, {} failed, {} not applicable, {} interrupted",
         record.plan.name,
         summary.pairs,
         shard
@@ -180,8 +180,15 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         summary.completed,
         summary.diverged,
         summary.failed,
-        summary.not_applicable
+        summary.not_applicable,
+        summary.interrupted
     );
+    if summary.interrupted > 0 {
+        anyhow::bail!(
+            "{} runs were interrupted; run the same command again to finish them",
+            summary.interrupted
+        );
+    }
     eprintln!("results: {}", out_dir.join("results.jsonl").display());
     if !args.no_report && shard.is_none() {
         let report_dir = out_dir.join("report");

@@ -16,6 +16,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::File;
 use std::io::Read as _;
+use std::os::unix::process::ExitStatusExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
@@ -209,8 +210,11 @@ impl Task {
 
 /// Runs one pair and reports how it ended; never fails the sweep.
 pub trait Executor: Sync {
-    /// Runs `task`, writing its files under `sweep_dir`.
-    fn execute(&self, task: &Task, sweep_dir: &Path) -> ResultLine;
+    /// Runs `task`, writing its files under `sweep_dir`. `None` means the
+    /// run was interrupted (its process got SIGINT, SIGTERM or SIGHUP, as
+    /// when the user stops the sweep): nothing is recorded and a resumed
+    /// sweep runs it again.
+    fn execute(&self, task: &Task, sweep_dir: &Path) -> Option<ResultLine>;
 }
 
 /// Options of [`run_sweep`].
@@ -241,6 +245,8 @@ pub struct SweepSummary {
     pub failed: usize,
     /// Pairs recorded as not applicable now.
     pub not_applicable: usize,
+    /// Pairs interrupted now (not recorded; a resumed sweep runs them).
+    pub interrupted: usize,
 }
 
 /// Why a point cannot run on this dataset, if it cannot.
@@ -443,13 +449,17 @@ pub fn run_sweep(
             running.set_style(line_style.clone());
             running.set_message(format!("{} seed {}", task.point.label, task.seed));
             running.enable_steady_tick(Duration::from_millis(250));
-            let line = executor.execute(task, out_dir);
+            let outcome = executor.execute(task, out_dir);
             running.finish_and_clear();
             progress.remove(&running);
             let mut guard = shared
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let (results, summary, first_error) = &mut *guard;
+            let Some(line) = outcome else {
+                summary.interrupted += 1;
+                return;
+            };
             if let Err(error) = results.append(&line) {
                 stop.store(true, Ordering::SeqCst);
                 first_error.get_or_insert(error);
@@ -494,11 +504,11 @@ pub struct ChildProcessExecutor<'a> {
 }
 
 impl Executor for ChildProcessExecutor<'_> {
-    fn execute(&self, task: &Task, sweep_dir: &Path) -> ResultLine {
+    fn execute(&self, task: &Task, sweep_dir: &Path) -> Option<ResultLine> {
         let relative = task.run_dir();
         let run_dir = sweep_dir.join(&relative);
         let outcome = match &task.point.job {
-            Job::Train(config) => self.train(config, task, &run_dir),
+            Job::Train(config) => self.train(config, task, &run_dir)?,
             Job::Baseline {
                 kind,
                 components,
@@ -519,19 +529,20 @@ impl Executor for ChildProcessExecutor<'_> {
             }
         };
         line.run_dir = Some(relative);
-        line
+        Some(line)
     }
 }
 
 impl ChildProcessExecutor<'_> {
     /// Trains in a child process; a `result.json` left by an earlier,
-    /// interrupted sweep for the same config is taken as it is.
+    /// interrupted sweep for the same config is taken as it is. `None` when
+    /// the child was interrupted by SIGINT, SIGTERM or SIGHUP.
     fn train(
         &self,
         config: &RunConfig,
         task: &Task,
         run_dir: &Path,
-    ) -> std::result::Result<ResultLine, String> {
+    ) -> Option<std::result::Result<ResultLine, String>> {
         let mut config = config.clone();
         config.seed = task.seed;
         if let Some(device) = self.device {
@@ -542,63 +553,81 @@ impl ChildProcessExecutor<'_> {
             && let Ok(result) = serde_json::from_str::<RunResult>(&text)
             && result.config == config
         {
-            return Ok(ResultLine::from_run(
+            return Some(Ok(ResultLine::from_run(
                 &task.point.id,
                 &task.point.label,
                 task.seed,
                 &result,
-            ));
+            )));
         }
-        std::fs::create_dir_all(run_dir)
-            .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
-        let config_path = run_dir.join("config.json");
-        let json = serde_json::to_string_pretty(&config).map_err(|error| error.to_string())?;
-        write_atomic(&config_path, json.as_bytes()).map_err(|error| error.to_string())?;
-        let mut child = Command::new(&self.binary)
-            .arg("train-one")
-            .arg("--features")
-            .arg(&self.features_dir)
-            .arg("--config")
-            .arg(&config_path)
-            .arg("--out")
-            .arg(run_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|error| format!("cannot start {}: {error}", self.binary.display()))?;
-        let mut stderr = String::new();
-        if let Some(mut pipe) = child.stderr.take() {
-            // A child that writes invalid UTF-8 still gets its exit status read.
-            let _ = pipe.read_to_string(&mut stderr);
+        let status_and_stderr = (|| {
+            std::fs::create_dir_all(run_dir)
+                .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
+            let config_path = run_dir.join("config.json");
+            let json = serde_json::to_string_pretty(&config).map_err(|error| error.to_string())?;
+            write_atomic(&config_path, json.as_bytes()).map_err(|error| error.to_string())?;
+            let mut child = Command::new(&self.binary)
+                .arg("train-one")
+                .arg("--features")
+                .arg(&self.features_dir)
+                .arg("--config")
+                .arg(&config_path)
+                .arg("--out")
+                .arg(run_dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .map_err(|error| format!("cannot start {}: {error}", self.binary.display()))?;
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                // A child that writes invalid UTF-8 still gets its exit status read.
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            let status = child
+                .wait()
+                .map_err(|error| format!("cannot wait for the training process: {error}"))?;
+            Ok((status, stderr))
+        })();
+        let (status, stderr) = match status_and_stderr {
+            Ok(pair) => pair,
+            Err(reason) => return Some(Err(reason)),
+        };
+        if let Some(signal) = status.signal()
+            && INTERRUPTING_SIGNALS.contains(&signal)
+        {
+            return None;
         }
-        let status = child
-            .wait()
-            .map_err(|error| format!("cannot wait for the training process: {error}"))?;
         if !status.success() {
             let last = stderr
                 .lines()
                 .rev()
                 .find(|line| !line.trim().is_empty())
                 .map(|line| line.trim().trim_start_matches("error: ").to_owned());
-            return Err(match (last, status.code()) {
-                (Some(message), _) => message,
-                (None, Some(code)) => format!("training process exited with status {code}"),
-                (None, None) => "training process was killed by a signal".to_owned(),
-            });
+            return Some(Err(match (last, status.code(), status.signal()) {
+                (Some(message), _, _) => message,
+                (None, Some(code), _) => format!("training process exited with status {code}"),
+                (None, None, Some(signal)) => {
+                    format!("training process was killed by signal {signal}")
+                }
+                (None, None, None) => "training process ended without a status".to_owned(),
+            }));
         }
-        let text = std::fs::read_to_string(&result_path)
-            .map_err(|error| format!("cannot read {}: {error}", result_path.display()))?;
-        let result: RunResult = serde_json::from_str(&text)
-            .map_err(|error| format!("cannot parse {}: {error}", result_path.display()))?;
-        Ok(ResultLine::from_run(
-            &task.point.id,
-            &task.point.label,
-            task.seed,
-            &result,
-        ))
+        let outcome = std::fs::read_to_string(&result_path)
+            .map_err(|error| format!("cannot read {}: {error}", result_path.display()))
+            .and_then(|text| {
+                serde_json::from_str::<RunResult>(&text)
+                    .map_err(|error| format!("cannot parse {}: {error}", result_path.display()))
+            })
+            .map(|result| {
+                ResultLine::from_run(&task.point.id, &task.point.label, task.seed, &result)
+            });
+        Some(outcome)
     }
 }
+
+/// Signals that mean "stop", not "this run is broken": SIGHUP, SIGINT, SIGTERM.
+const INTERRUPTING_SIGNALS: [i32; 3] = [1, 2, 15];
 
 /// PCA + k-means or k-means on the raw fused features, scored like a
 /// trained model's latent means. Writes the PCA projection as

@@ -60,7 +60,7 @@ impl StandIn {
 }
 
 impl Executor for StandIn {
-    fn execute(&self, task: &Task, _sweep_dir: &Path) -> ResultLine {
+    fn execute(&self, task: &Task, _sweep_dir: &Path) -> Option<ResultLine> {
         self.calls
             .lock()
             .expect("calls lock")
@@ -73,7 +73,10 @@ impl Executor for StandIn {
                 PairStatus::Failed,
             );
             line.reason = Some("stand-in failure".to_owned());
-            return line;
+            return Some(line);
+        }
+        if task.point.label.contains("interrupted") {
+            return None;
         }
         let mut line = ResultLine::bare(
             &task.point.id,
@@ -85,7 +88,7 @@ impl Executor for StandIn {
         line.silhouette = Some(f64::from(byte) / 255.0 + task.seed as f64 * 0.01);
         line.ari = Some(0.5);
         line.train_time_sec = Some(1.0);
-        line
+        Some(line)
     }
 }
 
@@ -325,6 +328,36 @@ fn a_directory_of_another_sweep_is_refused() {
         error.contains("holds sweep 'stand-in' with other points"),
         "{error}"
     );
+}
+
+#[test]
+fn interrupted_runs_are_not_recorded_and_run_again_on_resume() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("spec.json");
+    std::fs::write(
+        &path,
+        r#"{"name": "i", "dataset": "d.json", "seeds": 3, "axes": [{"name": "m", "variants": [
+            {"label": "VAE", "set": {}},
+            {"label": "interrupted", "set": {"architecture": "ae"}}]}]}"#,
+    )
+    .unwrap();
+    let plan = load_plan(&path).unwrap();
+    let out = directory.path().join("sweep");
+    let summary = run_sweep(
+        &record(plan.clone(), None),
+        &data(),
+        &options(&out, None),
+        &StandIn::new(),
+    )
+    .unwrap();
+    assert_eq!((summary.completed, summary.interrupted), (3, 3));
+    let lines = read_results(&out.join("results.jsonl")).unwrap().lines;
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|line| line.label == "base"));
+    let again = StandIn::new();
+    let summary = run_sweep(&record(plan, None), &data(), &options(&out, None), &again).unwrap();
+    assert_eq!((summary.skipped, summary.interrupted), (3, 3));
+    assert_eq!(again.calls().len(), 3);
 }
 
 #[test]
