@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use songvae_metrics::pca::Pca;
 use songvae_train::run::RunResult;
@@ -221,6 +222,24 @@ fn has_latents(study: &Study, point: &str) -> bool {
     false
 }
 
+/// A chart over two `f64` axes drawn on an SVG file.
+type SvgChart<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// Draws the series legend and writes the file.
+fn legend_and_present(
+    chart: &mut SvgChart<'_>,
+    root: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    path: &Path,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|error| plot_error(path, error))?;
+    root.present().map_err(|error| plot_error(path, error))
+}
+
 /// Categorical x axis: position `i` shows `labels[i]`.
 fn metric_plot(
     path: &Path,
@@ -349,14 +368,7 @@ fn loss_plot(path: &Path, title: &str, curves: &[(String, Vec<f64>)]) -> Result<
                 PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|error| plot_error(path, error))?;
-    root.present().map_err(|error| plot_error(path, error))?;
-    Ok(())
+    legend_and_present(&mut chart, &root, path)
 }
 
 fn latent_plot(path: &Path, label: &str, latents: &Array2<f64>, classes: &[String]) -> Result<()> {
@@ -415,12 +427,5 @@ fn latent_plot(path: &Path, label: &str, latents: &Array2<f64>, classes: &[Strin
             .label((*class).clone())
             .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|error| plot_error(path, error))?;
-    root.present().map_err(|error| plot_error(path, error))?;
-    Ok(())
+    legend_and_present(&mut chart, &root, path)
 }

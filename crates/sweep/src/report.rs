@@ -58,13 +58,7 @@ pub fn load_study(runs_dirs: &[PathBuf]) -> Result<Study> {
     let mut record: Option<SweepRecord> = None;
     let mut results_paths = Vec::new();
     for directory in runs_dirs {
-        let path = directory.join("sweep.json");
-        let text = std::fs::read_to_string(&path).map_err(|cause| Error::io(&path, cause))?;
-        let this: SweepRecord =
-            serde_json::from_str(&text).map_err(|error| Error::OutputDirectory {
-                path: path.clone(),
-                reason: format!("not a sweep record: {error}"),
-            })?;
+        let this = SweepRecord::read(&directory.join("sweep.json"))?;
         if let Some(first_record) = &record
             && first_record.plan.point_ids() != this.plan.point_ids()
         {

@@ -140,6 +140,17 @@ pub struct SweepRecord {
     pub shard: Option<Shard>,
 }
 
+impl SweepRecord {
+    /// Reads a sweep directory's `sweep.json`.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
+        serde_json::from_str(&text).map_err(|error| Error::OutputDirectory {
+            path: path.to_path_buf(),
+            reason: format!("not a sweep record: {error}"),
+        })
+    }
+}
+
 /// A label column and its number of classes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -302,12 +313,7 @@ pub fn check_against_data(plan: &Plan, data: &TrainingData) -> Result<()> {
 fn claim_directory(out_dir: &Path, record: &SweepRecord) -> Result<()> {
     let path = out_dir.join("sweep.json");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).map_err(|cause| Error::io(&path, cause))?;
-        let existing: SweepRecord =
-            serde_json::from_str(&text).map_err(|error| Error::OutputDirectory {
-                path: path.clone(),
-                reason: format!("not a sweep record: {error}"),
-            })?;
+        let existing = SweepRecord::read(&path)?;
         if existing.plan.point_ids() != record.plan.point_ids() {
             return Err(Error::OutputDirectory {
                 path: out_dir.to_path_buf(),
