@@ -292,6 +292,12 @@ fn ranked<'a>(rows: &'a [Row<'a>], column: Column) -> Vec<(&'a Row<'a>, Summary)
     with_values
 }
 
+fn best_summary_of(row: &Row<'_>, column: Column) -> Option<Summary> {
+    row.stats
+        .and_then(|stats| stats.metrics.get(&column))
+        .copied()
+}
+
 fn describe(column: Column, summary: &Summary) -> String {
     format!("{} = {}", column.name(), format_summary(column, summary))
 }
@@ -336,21 +342,28 @@ fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) ->
     if let Some(values) = numeric_values {
         let _ = write!(text, " {}", trend(axis, rows, values));
     }
-    for column in [Column::Ari, Column::Nmi] {
-        if column != primary
-            && axis.columns.contains(&column)
-            && let Some((row, summary)) = ranked(rows, column).first()
-            && row.label != best.label
-        {
-            let _ = write!(
-                text,
-                " Agreement with the labels peaks elsewhere: {} is best at {} ({}).",
-                column.name(),
-                row.label,
-                format_summary(column, summary)
-            );
-            break;
-        }
+    // Whether or not the table shows it: a row that ranks first on an
+    // internal score while the clusters match the labels worse (a collapsed
+    // latent space scores a high silhouette) must be called out.
+    if primary != Column::Ari
+        && let Some((row, summary)) = ranked(rows, Column::Ari).first()
+        && row.label != best.label
+    {
+        let best_ari = best_summary_of(best, Column::Ari)
+            .map(|best_ari| {
+                format!(
+                    ", against {} at {}",
+                    format_summary(Column::Ari, &best_ari),
+                    best.label
+                )
+            })
+            .unwrap_or_default();
+        let _ = write!(
+            text,
+            " Agreement with the labels peaks elsewhere: ari is best at {} ({}{best_ari}).",
+            row.label,
+            format_summary(Column::Ari, summary)
+        );
     }
     if axis.columns.contains(&Column::TrainTimeSec) {
         let times = ranked(rows, Column::TrainTimeSec);
