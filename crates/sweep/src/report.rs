@@ -755,6 +755,9 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
     }
 }
 
+/// Below this ARI the clusters hardly match the labels at all (chance is 0).
+const WEAK_AGREEMENT: f64 = 0.1;
+
 fn recommendation(
     plan: &Plan,
     stats: &BTreeMap<String, PointStats>,
@@ -822,6 +825,17 @@ fn recommendation(
         {
             *slot = Some((point.label.clone(), *summary));
         }
+    }
+    let best_anywhere = [&best_trained, &best_baseline]
+        .into_iter()
+        .flatten()
+        .map(|(_, summary)| summary.mean)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if best_anywhere.is_finite() && best_anywhere < WEAK_AGREEMENT {
+        let _ = write!(
+            text,
+            " Agreement with `{primary_label}` is weak at every point (best ARI {best_anywhere:.3}, below {WEAK_AGREEMENT}): these features barely separate its classes, so differences in ARI between points mean little in practice."
+        );
     }
     if let Some((label, summary)) = &best_trained {
         let _ = write!(
