@@ -764,8 +764,6 @@ fn recommendation(
     primary_label: &str,
 ) -> String {
     let mut text = String::new();
-    let mut best_trained: Option<(String, Summary)> = None;
-    let mut best_baseline: Option<(String, Summary)> = None;
     match plan.mode {
         Mode::OneFactor => {
             let mut choices = Vec::new();
@@ -808,6 +806,20 @@ fn recommendation(
             }
         }
     }
+    text.push_str(&label_agreement(plan, stats, primary_label));
+    text
+}
+
+/// Sentences on how well the best trained point and the best baseline
+/// match the primary label (ARI), and whether either matches it at all.
+fn label_agreement(
+    plan: &Plan,
+    stats: &BTreeMap<String, PointStats>,
+    primary_label: &str,
+) -> String {
+    let mut text = String::new();
+    let mut best_trained: Option<(String, Summary)> = None;
+    let mut best_baseline: Option<(String, Summary)> = None;
     for point in &plan.points {
         let Some(summary) = stats
             .get(&point.id)
