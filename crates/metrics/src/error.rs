@@ -67,6 +67,34 @@ pub enum Error {
         /// Required number of columns (the data's feature count).
         expected_columns: usize,
     },
+    /// An input is larger than an algorithm with quadratic memory accepts.
+    #[error("{what} accepts at most {limit} samples, got {n_samples}: {reason}")]
+    TooManySamples {
+        /// The algorithm, e.g. "ward clustering".
+        what: &'static str,
+        /// Number of samples given.
+        n_samples: usize,
+        /// The largest number accepted.
+        limit: usize,
+        /// Why, in words (the memory it would take).
+        reason: String,
+    },
+    /// The Euclidean distance of two samples overflows to infinity.
+    #[error("the distance between rows {first} and {second} is not finite (scale the data down)")]
+    DistanceOverflow {
+        /// Zero-based row of the first sample.
+        first: usize,
+        /// Zero-based row of the second sample.
+        second: usize,
+    },
+    /// A mixture component's covariance is not positive definite.
+    #[error(
+        "component {component} has an ill-defined covariance (singleton or collapsed samples): use fewer components, a larger reg_covar or scaled data"
+    )]
+    IllDefinedCovariance {
+        /// Zero-based index of the component.
+        component: usize,
+    },
 }
 
 /// This crate's result type.
