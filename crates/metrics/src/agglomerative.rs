@@ -197,28 +197,14 @@ fn nearest_neighbour_chain(condensed: &mut [f64], n: usize) -> Vec<Merge> {
             } else {
                 (x, f64::INFINITY)
             };
-            for i in 0..x {
-                if size[i] > 0 {
-                    let distance = condensed[condensed_index(n, i, x)];
-                    if distance < current_min {
-                        current_min = distance;
-                        y = i;
-                    }
-                }
-            }
-            let row_start = if x + 1 < n {
-                condensed_index(n, x, x + 1)
-            } else {
-                0
-            };
-            for i in x + 1..n {
-                if size[i] > 0 {
-                    let distance = condensed[row_start + (i - x - 1)];
-                    if distance < current_min {
-                        current_min = distance;
-                        y = i;
-                    }
-                }
+            let (nearest_distance, nearest) = nearest_live(condensed, &size, n, x);
+            if nearest_distance < current_min {
+                current_min = nearest_distance;
+                y = nearest;
+            } else if y == x {
+                // Only NaN distances left (cannot happen with finite data):
+                // take the first live cluster rather than loop forever.
+                y = (0..n).find(|&i| i != x && size[i] > 0).unwrap_or(x);
             }
             if chain.len() > 1 && y == chain[chain.len() - 2] {
                 break (x, y, current_min);
@@ -250,6 +236,34 @@ fn nearest_neighbour_chain(condensed: &mut [f64], n: usize) -> Vec<Merge> {
         }
     }
     merges
+}
+
+/// The smallest distance from cluster `x` to another live cluster and that
+/// cluster, the lowest index among equals (`(inf, usize::MAX)` if none is
+/// below infinity): SciPy's scan. (Splitting it over threads did not pay on
+/// the shared 2-core machine: the strided loads below are memory bound.)
+fn nearest_live(condensed: &[f64], size: &[usize], n: usize, x: usize) -> (f64, usize) {
+    let mut best = (f64::INFINITY, usize::MAX);
+    // Entries (i, x) for i < x lie in earlier rows of the condensed matrix.
+    for i in 0..x {
+        if size[i] > 0 {
+            let distance = condensed[condensed_index(n, i, x)];
+            if distance < best.0 {
+                best = (distance, i);
+            }
+        }
+    }
+    // Entries (x, i) for i > x are contiguous in row x.
+    if x + 1 < n {
+        let row = &condensed[condensed_index(n, x, x + 1)..][..n - x - 1];
+        for (offset, &distance) in row.iter().enumerate() {
+            let i = x + 1 + offset;
+            if size[i] > 0 && distance < best.0 {
+                best = (distance, i);
+            }
+        }
+    }
+    best
 }
 
 /// [`condensed_index`] for any two different samples.
