@@ -51,7 +51,7 @@
 use ndarray::ArrayView2;
 use rayon::prelude::{IntoParallelIterator, ParallelIterator};
 
-use crate::error::{Error, Result, check_finite};
+use crate::error::{Error, Result, check_cluster_count, check_data};
 
 /// The largest number of samples [`ward`] accepts (its distance matrix then
 /// takes 1.6 GB).
@@ -73,15 +73,7 @@ pub struct WardFit {
 
 /// Clusters `data` (one sample per row) into `n_clusters` by Ward linkage.
 pub fn ward(data: ArrayView2<'_, f64>, n_clusters: usize) -> Result<WardFit> {
-    let (n_samples, n_features) = data.dim();
-    if n_samples == 0 {
-        return Err(Error::Empty { what: "data" });
-    }
-    if n_features == 0 {
-        return Err(Error::Empty {
-            what: "data columns",
-        });
-    }
+    let n_samples = data.nrows();
     if n_samples > MAX_SAMPLES {
         return Err(Error::TooManySamples {
             what: "ward clustering",
@@ -93,14 +85,8 @@ pub fn ward(data: ArrayView2<'_, f64>, n_clusters: usize) -> Result<WardFit> {
             ),
         });
     }
-    check_finite(data)?;
-    if n_clusters == 0 || n_clusters > n_samples {
-        return Err(Error::InvalidParameter {
-            parameter: "n_clusters",
-            value: n_clusters.to_string(),
-            expected: format!("between 1 and the number of samples ({n_samples})"),
-        });
-    }
+    check_data(data)?;
+    check_cluster_count("n_clusters", n_clusters, n_samples)?;
     if n_samples == 1 {
         return Ok(WardFit {
             labels: vec![0],

@@ -100,6 +100,56 @@ pub enum Error {
 /// This crate's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
+/// Checks that `data` has at least one row and one column, all finite.
+pub fn check_data(data: ndarray::ArrayView2<'_, f64>) -> Result<()> {
+    if data.nrows() == 0 {
+        return Err(Error::Empty { what: "data" });
+    }
+    if data.ncols() == 0 {
+        return Err(Error::Empty {
+            what: "data columns",
+        });
+    }
+    check_finite(data)
+}
+
+/// Checks that a number of clusters (or components), the setting
+/// `parameter`, is between 1 and the number of samples.
+pub fn check_cluster_count(parameter: &'static str, value: usize, n_samples: usize) -> Result<()> {
+    if value == 0 || value > n_samples {
+        return Err(Error::InvalidParameter {
+            parameter,
+            value: value.to_string(),
+            expected: format!("between 1 and the number of samples ({n_samples})"),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that a count setting such as `max_iter` is at least 1.
+pub fn check_at_least_one(parameter: &'static str, value: usize) -> Result<()> {
+    if value == 0 {
+        return Err(Error::InvalidParameter {
+            parameter,
+            value: "0".to_owned(),
+            expected: "at least 1".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks that a real setting such as `tol` is finite and not negative.
+pub fn check_non_negative(parameter: &'static str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value >= 0.0) {
+        return Err(Error::InvalidParameter {
+            parameter,
+            value: value.to_string(),
+            expected: "a finite number >= 0".to_owned(),
+        });
+    }
+    Ok(())
+}
+
 /// Checks that every value of `data` is finite, naming the first bad one.
 pub fn check_finite(data: ndarray::ArrayView2<'_, f64>) -> Result<()> {
     for (row, values) in data.outer_iter().enumerate() {

@@ -55,7 +55,7 @@ use rayon::prelude::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, check_finite};
+use crate::error::{Error, Result, check_at_least_one, check_cluster_count, check_non_negative};
 use crate::kmeans::{KMeansConfig, kmeans};
 
 /// Rows per parallel task (fixed, so sums do not depend on the thread count).
@@ -109,32 +109,11 @@ impl Default for GaussianMixtureConfig {
 impl GaussianMixtureConfig {
     /// Checks every field against its valid range for data of `n_samples` rows.
     pub fn validate(&self, n_samples: usize) -> Result<()> {
-        if self.n_components == 0 || self.n_components > n_samples {
-            return Err(Error::InvalidParameter {
-                parameter: "n_components",
-                value: self.n_components.to_string(),
-                expected: format!("between 1 and the number of samples ({n_samples})"),
-            });
-        }
-        for (parameter, value) in [("n_init", self.n_init), ("max_iter", self.max_iter)] {
-            if value == 0 {
-                return Err(Error::InvalidParameter {
-                    parameter,
-                    value: "0".to_owned(),
-                    expected: "at least 1".to_owned(),
-                });
-            }
-        }
-        for (parameter, value) in [("tol", self.tol), ("reg_covar", self.reg_covar)] {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(Error::InvalidParameter {
-                    parameter,
-                    value: value.to_string(),
-                    expected: "a finite number >= 0".to_owned(),
-                });
-            }
-        }
-        Ok(())
+        check_cluster_count("n_components", self.n_components, n_samples)?;
+        check_at_least_one("n_init", self.n_init)?;
+        check_at_least_one("max_iter", self.max_iter)?;
+        check_non_negative("tol", self.tol)?;
+        check_non_negative("reg_covar", self.reg_covar)
     }
 }
 
@@ -294,6 +273,7 @@ impl GaussianMixtureFit {
     }
 }
 
+/// scikit-learn's rule: at least 2 samples; then rows, columns, finite values.
 fn check_data(data: ArrayView2<'_, f64>) -> Result<()> {
     if data.nrows() < 2 {
         return Err(Error::InvalidParameter {
@@ -302,12 +282,7 @@ fn check_data(data: ArrayView2<'_, f64>) -> Result<()> {
             expected: "at least 2 rows".to_owned(),
         });
     }
-    if data.ncols() == 0 {
-        return Err(Error::Empty {
-            what: "data columns",
-        });
-    }
-    check_finite(data)
+    crate::error::check_data(data)
 }
 
 /// What the E-step needs: per component the log weight, the log determinant

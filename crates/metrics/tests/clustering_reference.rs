@@ -71,11 +71,16 @@ fn ward_gives_scikit_learn_labels_tree_and_distances() {
     }
 }
 
-fn covariance_type(case: &Value) -> CovarianceType {
-    match case["covariance_type"].as_str().expect("type") {
-        "full" => CovarianceType::Full,
-        "diag" => CovarianceType::Diag,
-        other => panic!("unexpected covariance type {other}"),
+/// scikit-learn's defaults with the case's component count and covariance type.
+fn mixture_config(case: &Value) -> GaussianMixtureConfig {
+    GaussianMixtureConfig {
+        n_components: usize::try_from(case["n_components"].as_u64().expect("k")).expect("fits"),
+        covariance_type: match case["covariance_type"].as_str().expect("type") {
+            "full" => CovarianceType::Full,
+            "diag" => CovarianceType::Diag,
+            other => panic!("unexpected covariance type {other}"),
+        },
+        ..GaussianMixtureConfig::default()
     }
 }
 
@@ -104,11 +109,7 @@ fn gaussian_mixture_from_the_same_kmeans_labels_matches_scikit_learn() {
     for case in cases {
         let name = case["name"].as_str().expect("name");
         let data = matrix(&case["data"]);
-        let config = GaussianMixtureConfig {
-            n_components: usize::try_from(case["n_components"].as_u64().expect("k")).expect("fits"),
-            covariance_type: covariance_type(case),
-            ..GaussianMixtureConfig::default()
-        };
+        let config = mixture_config(case);
         let initial = indices(&case["initial_labels"]);
         let fit = gaussian_mixture_from_labels(data.view(), &initial, &config).expect("valid");
         assert_eq!(
@@ -170,11 +171,9 @@ fn restarts_keep_the_best_lower_bound() {
         let name = case["name"].as_str().expect("name");
         let data = matrix(&case["data"]);
         let one = GaussianMixtureConfig {
-            n_components: usize::try_from(case["n_components"].as_u64().expect("k")).expect("fits"),
-            covariance_type: covariance_type(case),
             n_init: 1,
             seed: 7,
-            ..GaussianMixtureConfig::default()
+            ..mixture_config(case)
         };
         let five = GaussianMixtureConfig {
             n_init: 5,
