@@ -16,7 +16,14 @@ the wall seconds, the process CPU seconds and the values:
 - kmeans: KMeans(n_clusters=10, init=init, n_init=1).fit(data), after one
   untimed fit (OpenMP thread pool start-up);
 - scores: silhouette, Davies-Bouldin, Calinski-Harabasz on (data, pred); ARI,
-  NMI and purity of pred against truth.
+  NMI and purity of pred against truth;
+- ward: AgglomerativeClustering(n_clusters=10, linkage="ward",
+  compute_distances=True) on the first 10000 rows (labels and merge distances);
+- gmm_full / gmm_diag: GaussianMixture(n_components=10, covariance_type=...)
+  with sklearn's defaults (reg_covar=1e-6, tol=1e-3, max_iter=100), its k-means
+  initialisation replaced by the labels pred.npy (the Rust side starts from
+  the same labels), so both time the EM iterations only (lower bound,
+  iterations, predict labels).
 The Rust side alternates these runs with its own, so both see the same load.
 Threads: scikit-learn's defaults (OpenMP/BLAS use every core).
 """
@@ -28,7 +35,7 @@ import time
 
 import numpy as np
 import sklearn
-from sklearn.cluster import KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import (
     adjusted_rand_score,
@@ -38,6 +45,15 @@ from sklearn.metrics import (
     silhouette_score,
 )
 from sklearn.metrics.cluster import contingency_matrix
+
+# The same "start from these k-means labels" GaussianMixture as the stored
+# reference values (fixtures/metrics/make_clustering_reference.py).
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "fixtures" / "metrics"))
+from make_clustering_reference import GaussianMixtureFromLabels  # noqa: E402
+
+# Rows of the data that the Ward measurement clusters (its SciPy distance
+# matrix takes 4 n (n - 1) bytes: 400 MB here).
+WARD_ROWS = 10000
 
 
 def full_scores(data, pred, truth):
@@ -81,6 +97,14 @@ def time_one(out, measurement):
         values = {"inertia": float(model.inertia_), "n_iter": int(model.n_iter_)}
     elif measurement == "scores":
         values = full_scores(data, pred, truth)
+    elif measurement == "ward":
+        model = AgglomerativeClustering(n_clusters=10, linkage="ward", compute_distances=True).fit(data[:WARD_ROWS])
+        values = {"labels": [int(x) for x in model.labels_], "distances": [float(x) for x in model.distances_]}
+    elif measurement in ("gmm_full", "gmm_diag"):
+        model = GaussianMixtureFromLabels(initial_labels=pred, n_components=10,
+                                          covariance_type=measurement[4:]).fit(data)
+        values = {"lower_bound": float(model.lower_bound_), "n_iter": int(model.n_iter_),
+                  "labels": [int(x) for x in model.predict(data)]}
     else:
         raise SystemExit(f"unknown measurement {measurement!r}")
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

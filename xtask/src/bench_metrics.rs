@@ -13,6 +13,13 @@
 //! - the full score set of the `score` command (silhouette, Davies-Bouldin,
 //!   Calinski-Harabasz, ARI, NMI, purity) on scikit-learn's k-means labels
 //!   (both sides get the same labels);
+//! - Ward agglomerative clustering into 10 clusters of the first
+//!   [`WARD_ROWS`] rows (`AgglomerativeClustering(linkage="ward")`; its
+//!   distance matrix takes 400 MB on each side), labels and merge distances
+//!   compared;
+//! - Gaussian mixtures, full and diagonal covariances, 10 components, both
+//!   sides started from scikit-learn's k-means labels (so the EM iterations
+//!   are timed), lower bound, iterations and `predict` labels compared;
 //! - silhouette at n = 100000 in a child process (this binary with a hidden
 //!   flag), reporting its peak resident memory (`VmHWM` of
 //!   `/proc/self/status`, which includes the 12.8 MB of data).
@@ -35,7 +42,11 @@ use anyhow::{Context, Result, bail};
 use crate::bench::{median, publish_table, reference_venv};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
+use songvae_metrics::agglomerative::ward;
 use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
+use songvae_metrics::gaussian_mixture::{
+    CovarianceType, GaussianMixtureConfig, GaussianMixtureFit, gaussian_mixture_from_labels,
+};
 use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
 use songvae_metrics::kmeans::{KMeansFit, kmeans_from_centres};
 use songvae_metrics::silhouette::silhouette_score;
@@ -44,6 +55,9 @@ use songvae_metrics::silhouette::silhouette_score;
 const SKLEARN_VERSION: &str = "1.9.1";
 /// The section of docs/performance.md this benchmark owns.
 const SECTION_HEADING: &str = "## metrics";
+/// Rows of the data that the Ward measurement clusters (as `WARD_ROWS` in
+/// `metrics_sklearn.py`).
+const WARD_ROWS: usize = 10_000;
 
 /// Arguments of `cargo xtask bench metrics`.
 #[derive(Debug, clap::Args)]
@@ -96,19 +110,30 @@ struct Timings {
 /// Both sides' timings and values.
 struct Results {
     versions: serde_json::Value,
-    ours: [Timings; 3],
-    theirs: [Timings; 3],
+    ours: [Timings; MEASUREMENTS.len()],
+    theirs: [Timings; MEASUREMENTS.len()],
     silhouette: f64,
     sklearn_silhouette: f64,
     kmeans: KMeansFit,
     kmeans_labels_identical: bool,
     sklearn_kmeans: serde_json::Value,
     worst_score_difference: f64,
+    /// Agreement of the Ward and the two Gaussian-mixture rows, in words.
+    clustering_agreements: [String; 3],
     memory: serde_json::Value,
+    /// 1-minute load average (`/proc/loadavg`) before and after the run.
+    load: [f64; 2],
 }
 
 /// The measurements, in table order.
-const MEASUREMENTS: [&str; 3] = ["silhouette", "kmeans", "scores"];
+const MEASUREMENTS: [&str; 6] = [
+    "silhouette",
+    "kmeans",
+    "scores",
+    "ward",
+    "gmm_full",
+    "gmm_diag",
+];
 
 fn run_benchmark(python: &Path, script: &Path, work: &Path, repeats: usize) -> Result<String> {
     println!(
@@ -116,18 +141,22 @@ fn run_benchmark(python: &Path, script: &Path, work: &Path, repeats: usize) -> R
         python.display(),
         script.display()
     );
+    let load_before = load_average()?;
     let versions = run_python(python, script, &["generate".as_ref(), work.as_os_str()])?;
     let data: Array2<f64> = read_npy(work.join("data.npy")).context("data.npy")?;
     let truth = usize_labels(&read_npy(work.join("truth.npy")).context("truth.npy")?)?;
     let init: Array2<f64> = read_npy(work.join("init.npy")).context("init.npy")?;
     let pred = usize_labels(&read_npy(work.join("pred.npy")).context("pred.npy")?)?;
 
-    let mut ours: [Timings; 3] = Default::default();
-    let mut theirs: [Timings; 3] = Default::default();
-    let mut their_values = vec![serde_json::Value::Null; 3];
+    let mut ours: [Timings; MEASUREMENTS.len()] = Default::default();
+    let mut theirs: [Timings; MEASUREMENTS.len()] = Default::default();
+    let mut their_values = vec![serde_json::Value::Null; MEASUREMENTS.len()];
     let mut silhouette = 0.0;
     let mut fit = None;
     let mut scores = Vec::new();
+    let mut ward_fit = None;
+    let mut mixtures: [Option<GaussianMixtureFit>; 2] = [None, None];
+    let ward_rows = data.slice(ndarray::s![..WARD_ROWS.min(data.nrows()), ..]);
     for repeat in 0..repeats {
         println!(
             "repeat {} of {repeats}: scikit-learn and ours, alternating",
@@ -147,6 +176,20 @@ fn run_benchmark(python: &Path, script: &Path, work: &Path, repeats: usize) -> R
             match index {
                 0 => silhouette = silhouette_score(data.view(), &truth)?,
                 1 => fit = Some(kmeans_from_centres(data.view(), init.view(), 300, 1e-4)?),
+                3 => ward_fit = Some(ward(ward_rows, 10)?),
+                4 | 5 => {
+                    let config = GaussianMixtureConfig {
+                        n_components: 10,
+                        covariance_type: if index == 4 {
+                            CovarianceType::Full
+                        } else {
+                            CovarianceType::Diag
+                        },
+                        ..GaussianMixtureConfig::default()
+                    };
+                    mixtures[index - 4] =
+                        Some(gaussian_mixture_from_labels(data.view(), &pred, &config)?);
+                }
                 _ => {
                     scores = vec![
                         ("silhouette", silhouette_score(data.view(), &pred)?),
@@ -166,12 +209,39 @@ fn run_benchmark(python: &Path, script: &Path, work: &Path, repeats: usize) -> R
         }
     }
     let kmeans = fit.context("k-means ran")?;
+    let clustering_agreements = [
+        ward_agreement(&ward_fit.context("ward ran")?, &their_values[3])?,
+        mixture_agreement(mixtures[0].as_ref(), &their_values[4])?,
+        mixture_agreement(mixtures[1].as_ref(), &their_values[5])?,
+    ];
     let mut worst_score_difference: f64 = 0.0;
     for (name, value) in &scores {
         let want = number(&their_values[2][*name])?;
         worst_score_difference = worst_score_difference.max(relative_difference(*value, want));
     }
 
+    let memory = run_memory_child(work)?;
+    let load_after = load_average()?;
+    let results = Results {
+        versions,
+        ours,
+        theirs,
+        silhouette,
+        sklearn_silhouette: number(&their_values[0]["silhouette"])?,
+        kmeans_labels_identical: kmeans.labels == pred,
+        kmeans,
+        sklearn_kmeans: their_values[1].clone(),
+        worst_score_difference,
+        clustering_agreements,
+        memory,
+        load: [load_before, load_after],
+    };
+    render_table(&results, repeats)
+}
+
+/// Runs silhouette at n = 100000 in a child process (this binary, hidden
+/// flag) and returns its JSON: seconds, value and peak memory.
+fn run_memory_child(work: &Path) -> Result<serde_json::Value> {
     println!("silhouette at n = 100000 in a child process");
     let child = Command::new(std::env::current_exe()?)
         .args(["bench", "metrics", "--silhouette-memory-child"])
@@ -184,21 +254,7 @@ fn run_benchmark(python: &Path, script: &Path, work: &Path, repeats: usize) -> R
             String::from_utf8_lossy(&child.stderr).trim()
         );
     }
-    let memory: serde_json::Value =
-        serde_json::from_slice(&child.stdout).context("memory child output")?;
-    let results = Results {
-        versions,
-        ours,
-        theirs,
-        silhouette,
-        sklearn_silhouette: number(&their_values[0]["silhouette"])?,
-        kmeans_labels_identical: kmeans.labels == pred,
-        kmeans,
-        sklearn_kmeans: their_values[1].clone(),
-        worst_score_difference,
-        memory,
-    };
-    render_table(&results, repeats)
+    serde_json::from_slice(&child.stdout).context("memory child output")
 }
 
 /// Runs the Python side with `arguments` and parses the JSON it prints.
@@ -223,6 +279,18 @@ fn run_python(
     }
     serde_json::from_slice(&output.stdout)
         .with_context(|| format!("{} printed no JSON", script.display()))
+}
+
+/// The 1-minute load average, the first field of `/proc/loadavg`.
+fn load_average() -> Result<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").context("reading /proc/loadavg")?;
+    let first = text
+        .split_whitespace()
+        .next()
+        .context("empty /proc/loadavg")?;
+    first
+        .parse()
+        .with_context(|| format!("malformed /proc/loadavg: {text}"))
 }
 
 /// User + system CPU seconds of this process (all threads), from
@@ -250,15 +318,19 @@ fn render_table(results: &Results, repeats: usize) -> Result<String> {
          runs, the two sides alternating; scikit-learn {} with numpy {}; the metrics crate built at opt-level 3 as \
          the dev profile sets it). Data: 20000 x 16 Gaussian blobs, 10 centres \
          (`make_blobs(cluster_std=3.0, random_state=0)`), the same arrays on both sides. CPU = user + system \
-         seconds of the process, all threads.\n",
+         seconds of the process, all threads. 1-minute load average (`/proc/loadavg`, as `uptime` prints it): \
+         {:.2} at the start of the run, {:.2} at the end.\n",
         results.versions["sklearn"].as_str().unwrap_or("?"),
         results.versions["numpy"].as_str().unwrap_or("?"),
+        results.load[0],
+        results.load[1],
     )?;
     writeln!(
         table,
         "| measurement | ours wall (s) | scikit-learn wall (s) | speed-up | ours CPU (s) | scikit-learn CPU (s) | agreement |\n\
          |---|---:|---:|---:|---:|---:|---|"
     )?;
+    let [ward_agreement, full_agreement, diag_agreement] = results.clustering_agreements.clone();
     let agreements = [
         format!(
             "{:.15} vs {:.15} (relative difference {:.1e})",
@@ -268,11 +340,7 @@ fn render_table(results: &Results, repeats: usize) -> Result<String> {
         ),
         format!(
             "labels identical: {}; inertia {:.6} vs {:.6}; iterations {} vs {}",
-            if results.kmeans_labels_identical {
-                "yes"
-            } else {
-                "no"
-            },
+            yes_no(results.kmeans_labels_identical),
             results.kmeans.inertia,
             number(&results.sklearn_kmeans["inertia"])?,
             results.kmeans.n_iter,
@@ -282,13 +350,19 @@ fn render_table(results: &Results, repeats: usize) -> Result<String> {
             "largest relative difference {:.1e}",
             results.worst_score_difference
         ),
+        ward_agreement,
+        full_agreement,
+        diag_agreement,
     ];
     let names = [
-        "silhouette, n = 20000",
-        "k-means, same 10 initial centres, 1 init",
-        "full score set (silhouette, DB, CH, ARI, NMI, purity)",
+        "silhouette, n = 20000".to_owned(),
+        "k-means, same 10 initial centres, 1 init".to_owned(),
+        "full score set (silhouette, DB, CH, ARI, NMI, purity)".to_owned(),
+        format!("Ward, k = 10, first {WARD_ROWS} rows"),
+        "Gaussian mixture, full covariances, k = 10, from the same k-means labels".to_owned(),
+        "Gaussian mixture, diagonal covariances, k = 10, from the same k-means labels".to_owned(),
     ];
-    for index in 0..3 {
+    for index in 0..MEASUREMENTS.len() {
         let ours_wall = median(&results.ours[index].wall);
         let theirs_wall = median(&results.theirs[index].wall);
         writeln!(
@@ -310,7 +384,8 @@ fn render_table(results: &Results, repeats: usize) -> Result<String> {
     writeln!(
         table,
         "\nTargets (issue 3): silhouette at least 5x faster with equal values; k-means at least as fast; \
-         silhouette at n = 100000 under 1 GB. Timings come from a shared 2-core machine (other agents' builds \
+         silhouette at n = 100000 under 1 GB (Ward and the Gaussian mixtures have no speed target; both sides run \
+         the same algorithm, Ward's nearest-neighbour chain being sequential and memory bound on both). Timings come from a shared 2-core machine (other agents' builds \
          running) and vary between runs."
     )?;
     Ok(table)
@@ -343,6 +418,55 @@ fn silhouette_memory_child(directory: &Path) -> Result<()> {
         serde_json::json!({"seconds": seconds, "value": value, "vm_hwm_kib": vm_hwm_kib})
     );
     Ok(())
+}
+
+/// The Ward row's agreement: identical labels, largest merge-distance difference.
+fn ward_agreement(
+    fit: &songvae_metrics::agglomerative::WardFit,
+    theirs: &serde_json::Value,
+) -> Result<String> {
+    let their_labels = json_indices(&theirs["labels"])?;
+    let their_distances = theirs["distances"].as_array().context("ward distances")?;
+    let mut worst: f64 = 0.0;
+    for (&got, want) in fit.distances.iter().zip(their_distances) {
+        worst = worst.max(relative_difference(got, number(want)?));
+    }
+    Ok(format!(
+        "labels identical: {}; largest relative difference of the {} merge distances {worst:.1e}",
+        yes_no(fit.labels == their_labels),
+        fit.distances.len()
+    ))
+}
+
+/// A Gaussian-mixture row's agreement: predict labels, lower bound, iterations.
+fn mixture_agreement(
+    fit: Option<&GaussianMixtureFit>,
+    theirs: &serde_json::Value,
+) -> Result<String> {
+    let fit = fit.context("gaussian mixture ran")?;
+    let want = number(&theirs["lower_bound"])?;
+    Ok(format!(
+        "predict labels identical: {}; lower bound {:.12} vs {want:.12} (relative difference {:.1e}); iterations {} vs {}",
+        yes_no(fit.labels == json_indices(&theirs["labels"])?),
+        fit.lower_bound,
+        relative_difference(fit.lower_bound, want),
+        fit.n_iter,
+        theirs["n_iter"]
+    ))
+}
+
+fn yes_no(flag: bool) -> &'static str {
+    if flag { "yes" } else { "no" }
+}
+
+fn json_indices(value: &serde_json::Value) -> Result<Vec<usize>> {
+    let mut converted = Vec::new();
+    for entry in value.as_array().context("expected an array of labels")? {
+        converted.push(usize::try_from(
+            entry.as_u64().context("expected a label")?,
+        )?);
+    }
+    Ok(converted)
 }
 
 fn relative_difference(got: f64, want: f64) -> f64 {

@@ -1,7 +1,8 @@
 //! `cargo xtask score`: cluster an embedding and print every score as JSON.
 //!
 //! ```text
-//! cargo xtask score --embedding FILE [--truth FILE] [--k K | --pred FILE] [--algo kmeans] [--seed S]
+//! cargo xtask score --embedding FILE [--truth FILE] [--k K | --pred FILE]
+//!                    [--algo kmeans|agglomerative|gmm] [--covariance full|diag] [--seed S]
 //! ```
 //!
 //! - `--embedding`: `.npy` (2-D, float32 or float64) or `.csv` (numeric,
@@ -9,7 +10,11 @@
 //! - `--truth`, `--pred`: one label per line, any text.
 //! - With `--pred` the given labels are scored as they are; otherwise the
 //!   embedding is clustered with `--algo` into `K` clusters (default: the
-//!   number of distinct truth labels), seeded by `--seed` (default 0).
+//!   number of distinct truth labels), seeded by `--seed` (default 0):
+//!   `kmeans` (k-means++ and Lloyd, 10 restarts), `agglomerative` (Ward
+//!   linkage, deterministic, at most 20,000 rows) or `gmm` (Gaussian mixture
+//!   with k-means initialisation, `--covariance full` by default or `diag`;
+//!   the labels are each row's most probable component).
 //!
 //! Prints one JSON object: `n`, `d`, `k`, `silhouette`, `davies_bouldin`,
 //! `calinski_harabasz`, and with `--truth` also `ari`, `nmi`, `purity` and
@@ -24,8 +29,10 @@ use anyhow::{Context, Result, bail};
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyError, read_npy};
 use serde::Serialize;
+use songvae_metrics::agglomerative::ward;
 use songvae_metrics::disentanglement::mutual_information_gap;
 use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
+use songvae_metrics::gaussian_mixture::{CovarianceType, GaussianMixtureConfig, gaussian_mixture};
 use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
 use songvae_metrics::kmeans::{KMeansConfig, kmeans};
 use songvae_metrics::labels::encode_labels;
@@ -36,6 +43,19 @@ use songvae_metrics::silhouette::silhouette_score;
 pub enum Algorithm {
     /// k-means++ and Lloyd, 10 restarts (songvae-metrics `kmeans`).
     Kmeans,
+    /// Ward agglomerative clustering (songvae-metrics `agglomerative`; at most 20,000 rows).
+    Agglomerative,
+    /// Gaussian mixture, k-means initialised (songvae-metrics `gaussian_mixture`).
+    Gmm,
+}
+
+/// Covariance form of `--algo gmm`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Covariance {
+    /// A full covariance matrix per component.
+    Full,
+    /// A diagonal covariance per component.
+    Diag,
 }
 
 /// Arguments of `cargo xtask score`.
@@ -56,7 +76,10 @@ pub struct ScoreArgs {
     /// Clustering algorithm.
     #[arg(long, value_enum, default_value_t = Algorithm::Kmeans, conflicts_with = "pred")]
     pub algo: Algorithm,
-    /// Random seed of the clustering.
+    /// Covariance of `--algo gmm` (default full).
+    #[arg(long, value_enum, conflicts_with = "pred")]
+    pub covariance: Option<Covariance>,
+    /// Random seed of the clustering (k-means and gmm; Ward is deterministic).
     #[arg(long, value_name = "S", default_value_t = 0, conflicts_with = "pred")]
     pub seed: u64,
 }
@@ -117,6 +140,9 @@ pub fn score_json(args: &ScoreArgs) -> Result<String> {
             };
             bail!("{source} is {k}: k must satisfy 2 <= k < n = {n}");
         }
+        if args.covariance.is_some() && args.algo != Algorithm::Gmm {
+            bail!("--covariance applies only to --algo gmm");
+        }
         match args.algo {
             Algorithm::Kmeans => {
                 let config = KMeansConfig {
@@ -125,6 +151,21 @@ pub fn score_json(args: &ScoreArgs) -> Result<String> {
                     ..KMeansConfig::default()
                 };
                 kmeans(embedding.view(), &config).context("kmeans")?.labels
+            }
+            Algorithm::Agglomerative => ward(embedding.view(), k).context("agglomerative")?.labels,
+            Algorithm::Gmm => {
+                let config = GaussianMixtureConfig {
+                    n_components: k,
+                    covariance_type: match args.covariance {
+                        Some(Covariance::Diag) => CovarianceType::Diag,
+                        Some(Covariance::Full) | None => CovarianceType::Full,
+                    },
+                    seed: args.seed,
+                    ..GaussianMixtureConfig::default()
+                };
+                gaussian_mixture(embedding.view(), &config)
+                    .context("gmm")?
+                    .labels
             }
         }
     };
@@ -312,7 +353,7 @@ mod tests {
     use ndarray::Array2;
     use ndarray_npy::write_npy;
 
-    use super::{Algorithm, ScoreArgs, score_json};
+    use super::{Algorithm, Covariance, ScoreArgs, score_json};
 
     fn write(directory: &Path, name: &str, text: &str) -> PathBuf {
         let path = directory.join(name);
@@ -328,6 +369,7 @@ mod tests {
             k: None,
             pred: None,
             algo: Algorithm::Kmeans,
+            covariance: None,
             seed: 0,
         }
     }
@@ -362,6 +404,47 @@ mod tests {
         assert!((json["purity"].as_f64().expect("purity") - 1.0).abs() < 1e-12);
         assert!(json["silhouette"].as_f64().expect("silhouette") > 0.9);
         assert!(json["mig"].as_f64().is_some());
+    }
+
+    #[test]
+    fn every_algorithm_finds_two_separated_groups() {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let truth = write(
+            directory.path(),
+            "t.txt",
+            "rock\nrock\nrock\npop\npop\npop\n",
+        );
+        let embedding = write(directory.path(), "e.csv", two_groups_csv());
+        let runs = [
+            (Algorithm::Kmeans, None),
+            (Algorithm::Agglomerative, None),
+            (Algorithm::Gmm, None),
+            (Algorithm::Gmm, Some(Covariance::Diag)),
+        ];
+        for (algo, covariance) in runs {
+            let arguments = ScoreArgs {
+                truth: Some(truth.clone()),
+                algo,
+                covariance,
+                ..args(embedding.clone())
+            };
+            let json: serde_json::Value =
+                serde_json::from_str(&score_json(&arguments).expect("valid")).expect("json");
+            assert_eq!(json["k"], 2, "{algo:?}");
+            assert!(
+                (json["ari"].as_f64().expect("ari") - 1.0).abs() < 1e-12,
+                "{algo:?} {covariance:?}: {json}"
+            );
+        }
+        let misplaced = ScoreArgs {
+            truth: Some(truth),
+            covariance: Some(Covariance::Diag),
+            ..args(embedding)
+        };
+        assert_eq!(
+            error_of(&misplaced),
+            "--covariance applies only to --algo gmm"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::error::{Error, Result, check_finite};
+use crate::error::{Error, Result, check_data};
 use crate::labels::{EncodedLabels, encode_labels};
 
 /// Validates data and labels for an internal score and encodes the labels.
@@ -26,16 +26,8 @@ pub fn check_internal_inputs(
     data: ArrayView2<'_, f64>,
     labels: &[usize],
 ) -> Result<EncodedLabels<usize>> {
-    let (n_samples, n_features) = data.dim();
-    if n_samples == 0 {
-        return Err(Error::Empty { what: "data" });
-    }
-    if n_features == 0 {
-        return Err(Error::Empty {
-            what: "data columns",
-        });
-    }
-    check_finite(data)?;
+    let n_samples = data.nrows();
+    check_data(data)?;
     if labels.len() != n_samples {
         return Err(Error::LengthMismatch {
             what: "labels",

@@ -50,7 +50,10 @@ use rayon::prelude::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result, check_finite};
+use crate::error::{
+    Error, Result, check_at_least_one, check_cluster_count, check_data, check_finite,
+    check_non_negative,
+};
 
 /// Rows assigned per parallel task.
 const ROW_CHUNK: usize = 512;
@@ -86,41 +89,15 @@ impl Default for KMeansConfig {
 impl KMeansConfig {
     /// Checks every field against its valid range for data of `n_samples` rows.
     pub fn validate(&self, n_samples: usize) -> Result<()> {
-        if self.n_clusters == 0 || self.n_clusters > n_samples {
-            return Err(Error::InvalidParameter {
-                parameter: "n_clusters",
-                value: self.n_clusters.to_string(),
-                expected: format!("between 1 and the number of samples ({n_samples})"),
-            });
-        }
+        check_cluster_count("n_clusters", self.n_clusters, n_samples)?;
         validate_iteration_settings(self.max_iter, self.tol)?;
-        if self.n_init == 0 {
-            return Err(Error::InvalidParameter {
-                parameter: "n_init",
-                value: "0".to_owned(),
-                expected: "at least 1".to_owned(),
-            });
-        }
-        Ok(())
+        check_at_least_one("n_init", self.n_init)
     }
 }
 
 fn validate_iteration_settings(max_iter: usize, tol: f64) -> Result<()> {
-    if max_iter == 0 {
-        return Err(Error::InvalidParameter {
-            parameter: "max_iter",
-            value: "0".to_owned(),
-            expected: "at least 1".to_owned(),
-        });
-    }
-    if !(tol.is_finite() && tol >= 0.0) {
-        return Err(Error::InvalidParameter {
-            parameter: "tol",
-            value: tol.to_string(),
-            expected: "a finite number >= 0".to_owned(),
-        });
-    }
-    Ok(())
+    check_at_least_one("max_iter", max_iter)?;
+    check_non_negative("tol", tol)
 }
 
 /// The result of a k-means fit.
@@ -202,18 +179,6 @@ pub fn kmeans_from_centres(
     Ok(fit)
 }
 
-fn check_data(data: ArrayView2<'_, f64>) -> Result<()> {
-    if data.nrows() == 0 {
-        return Err(Error::Empty { what: "data" });
-    }
-    if data.ncols() == 0 {
-        return Err(Error::Empty {
-            what: "data columns",
-        });
-    }
-    check_finite(data)
-}
-
 /// `tol x mean(var(data, axis=0))`, scikit-learn's `_tolerance`.
 fn scaled_tolerance(data: ArrayView2<'_, f64>, tol: f64) -> f64 {
     if tol == 0.0 {
@@ -273,13 +238,7 @@ pub fn kmeans_plusplus(
 ) -> Result<Array2<f64>> {
     check_data(data)?;
     let n_samples = data.nrows();
-    if n_clusters == 0 || n_clusters > n_samples {
-        return Err(Error::InvalidParameter {
-            parameter: "n_clusters",
-            value: n_clusters.to_string(),
-            expected: format!("between 1 and the number of samples ({n_samples})"),
-        });
-    }
+    check_cluster_count("n_clusters", n_clusters, n_samples)?;
     let n_local_trials = 2 + (n_clusters as f64).ln().floor() as usize;
     let mut centres = Array2::<f64>::zeros((n_clusters, data.ncols()));
     let first = ((uniform(rng) * n_samples as f64) as usize).min(n_samples - 1);

@@ -14,6 +14,8 @@
 //! | [`internal`] | Davies-Bouldin, Calinski-Harabasz and the shared validity rules |
 //! | [`silhouette`] | silhouette by row blocks, O(n k) memory |
 //! | [`kmeans`] | k-means++ and Lloyd, step for step as scikit-learn |
+//! | [`gaussian_mixture`] | Gaussian mixture by EM (full or diagonal covariances), as scikit-learn |
+//! | [`agglomerative`] | Ward agglomerative clustering, merge for merge as scikit-learn and SciPy |
 //! | [`pca`] | principal components with scikit-learn's sign convention |
 //! | [`disentanglement`] | mutual information gap (MIG) and active units, with references |
 //! | [`error`] | the crate's [`error::Error`] and [`error::Result`] |
@@ -26,13 +28,18 @@
 //! Reference values for every score, k-means and PCA come from
 //! scikit-learn 1.9.1 (`fixtures/metrics/make_reference.py`, stored in
 //! `fixtures/metrics/reference.json`) and the tests hold them to a relative
-//! error of 1e-9. Everything that runs in parallel (rayon) reduces in a fixed
+//! error of 1e-9; Ward and the Gaussian mixture have their own
+//! (`make_clustering_reference.py`, `clustering_reference.json`: Ward's
+//! labels and tree identical and merge distances within 1e-9, the mixture
+//! within 1e-6 from the same k-means labels). Everything that runs in parallel (rayon) reduces in a fixed
 //! order, so results do not depend on the number of threads.
 
+pub mod agglomerative;
 pub mod contingency;
 pub mod disentanglement;
 pub mod error;
 pub mod external;
+pub mod gaussian_mixture;
 pub mod internal;
 pub mod kmeans;
 pub mod labels;

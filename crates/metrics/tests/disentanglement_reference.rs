@@ -17,7 +17,7 @@ fn assert_close(got: f64, want: f64, what: &str) {
 
 #[test]
 fn mig_and_active_units_match_the_reference() {
-    let reference = reference();
+    let reference = reference("reference.json");
     let cases = reference["mig"].as_array().expect("cases");
     assert!(!cases.is_empty());
     for case in cases {

@@ -13,7 +13,7 @@ fn relative_error(got: f64, want: f64) -> f64 {
 
 #[test]
 fn same_initial_centres_give_scikit_learn_labels_and_inertia() {
-    let reference = reference();
+    let reference = reference("reference.json");
     let cases = reference["kmeans_from_centres"].as_array().expect("cases");
     assert!(cases.len() >= 5);
     for case in cases {
@@ -49,7 +49,7 @@ fn same_initial_centres_give_scikit_learn_labels_and_inertia() {
 
 #[test]
 fn kmeans_plusplus_is_within_one_percent_of_scikit_learn_best_of_ten() {
-    let reference = reference();
+    let reference = reference("reference.json");
     let cases = reference["kmeans_plusplus"].as_array().expect("cases");
     assert!(cases.len() >= 4);
     for case in cases {

@@ -28,7 +28,7 @@ fn assert_close(got: f64, want: f64, scale: f64, what: &str) {
 
 #[test]
 fn pca_matches_scikit_learn() {
-    let reference = reference();
+    let reference = reference("reference.json");
     let cases = reference["pca"].as_array().expect("cases");
     assert!(cases.len() >= 3);
     for case in cases {

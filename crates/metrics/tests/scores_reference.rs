@@ -52,7 +52,7 @@ fn assert_close(got: f64, want: f64, what: &str) {
 
 #[test]
 fn internal_scores_match_scikit_learn() {
-    let reference = reference();
+    let reference = reference("reference.json");
     let cases = reference["internal"].as_array().expect("internal cases");
     assert!(cases.len() >= 8);
     for case in cases {
@@ -82,7 +82,7 @@ fn internal_scores_match_scikit_learn() {
 
 #[test]
 fn external_scores_match_scikit_learn() {
-    let reference = reference();
+    let reference = reference("reference.json");
     let cases = reference["external"].as_array().expect("external cases");
     assert!(cases.len() >= 8);
     for case in cases {

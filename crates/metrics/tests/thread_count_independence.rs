@@ -1,7 +1,10 @@
 //! Parallel code reduces in a fixed order: one thread and several threads
-//! give bit-identical silhouettes and k-means fits.
+//! give bit-identical silhouettes, k-means fits, Gaussian mixtures and Ward
+//! trees.
 
 use ndarray::Array2;
+use songvae_metrics::agglomerative::ward;
+use songvae_metrics::gaussian_mixture::{GaussianMixtureConfig, gaussian_mixture};
 use songvae_metrics::kmeans::{KMeansConfig, kmeans};
 use songvae_metrics::silhouette::silhouette_samples;
 
@@ -36,16 +39,24 @@ fn one_and_two_threads_give_the_same_bits() {
         seed: 7,
         ..KMeansConfig::default()
     };
+    let mixture_config = GaussianMixtureConfig {
+        n_components: 5,
+        n_init: 2,
+        seed: 7,
+        ..GaussianMixtureConfig::default()
+    };
     let mut results = Vec::new();
     for threads in [1, 2, 3] {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .expect("thread pool");
-        let (silhouettes, fit) = pool.install(|| {
+        let (silhouettes, fit, mixture, tree) = pool.install(|| {
             (
                 silhouette_samples(data.view(), &labels).expect("valid"),
                 kmeans(data.view(), &config).expect("valid"),
+                gaussian_mixture(data.view(), &mixture_config).expect("valid"),
+                ward(data.view(), 5).expect("valid"),
             )
         });
         let silhouette_bits: Vec<u64> = silhouettes.iter().map(|value| value.to_bits()).collect();
@@ -54,6 +65,14 @@ fn one_and_two_threads_give_the_same_bits() {
             fit.labels,
             fit.inertia.to_bits(),
             fit.centres,
+            mixture.lower_bound.to_bits(),
+            mixture.means,
+            mixture.labels,
+            tree.distances
+                .iter()
+                .map(|value| value.to_bits())
+                .collect::<Vec<u64>>(),
+            tree.labels,
         ));
     }
     assert_eq!(results[0], results[1]);

@@ -4,14 +4,16 @@
 use ndarray::Array2;
 use serde_json::Value;
 
-/// `fixtures/metrics/reference.json`, made by `make_reference.py`.
-pub fn reference() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/metrics/reference.json"
+/// `fixtures/metrics/FILE`: `reference.json` (made by `make_reference.py`)
+/// or `clustering_reference.json` (made by `make_clustering_reference.py`).
+pub fn reference(file: &str) -> Value {
+    let path = format!(
+        "{}/../../fixtures/metrics/{file}",
+        env!("CARGO_MANIFEST_DIR")
     );
-    let text = std::fs::read_to_string(path).expect("fixtures/metrics/reference.json is committed");
-    serde_json::from_str(&text).expect("reference.json is valid JSON")
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("fixtures/metrics/{file} is committed: {error}"));
+    serde_json::from_str(&text).unwrap_or_else(|error| panic!("{file} is valid JSON: {error}"))
 }
 
 /// A JSON array of rows as a matrix.
