@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use songvae_features::dataset::FeatureSettings;
+use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_models::device::DeviceChoice;
 use songvae_train::config::{ClusteringAlgorithm, ClusteringConfig, RunConfig};
 
@@ -89,9 +90,10 @@ pub enum Mode {
 ///
 /// | key | default | valid |
 /// |---|---|---|
-/// | `algorithms` | `["kmeans"]` | non-empty list; more than one multiplies every point |
+/// | `algorithms` | `["kmeans"]` | non-empty list of `kmeans`, `agglomerative` (Ward), `gmm`; more than one multiplies every point |
 /// | `k` | classes of the primary label | 2 ..= tracks - 1 |
-/// | `n_init` | 10 | >= 1 |
+/// | `n_init` | 10 | >= 1 restarts of k-means and of the mixture |
+/// | `covariance` | `full` | `full` or `diag`, for the `gmm` points |
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusteringSpec {
@@ -101,6 +103,8 @@ pub struct ClusteringSpec {
     pub k: Option<usize>,
     /// Restarts of the clustering.
     pub n_init: usize,
+    /// Covariance form of the `gmm` points.
+    pub covariance: CovarianceType,
 }
 
 impl Default for ClusteringSpec {
@@ -109,6 +113,7 @@ impl Default for ClusteringSpec {
             algorithms: vec![ClusteringAlgorithm::Kmeans],
             k: None,
             n_init: 10,
+            covariance: CovarianceType::Full,
         }
     }
 }
@@ -499,6 +504,7 @@ pub fn expand(spec: &SweepSpec, directory: &Path) -> Result<Plan> {
         base_json: &base_json,
         base_latent: base.latent_dim,
         algorithms: &spec.clustering.algorithms,
+        covariance: spec.clustering.covariance,
     };
     let mut axes = Vec::new();
     match spec.mode {
@@ -842,6 +848,7 @@ struct PointBuilder<'a> {
     base_json: &'a Map<String, Value>,
     base_latent: usize,
     algorithms: &'a [ClusteringAlgorithm],
+    covariance: CovarianceType,
 }
 
 impl PointBuilder<'_> {
@@ -878,6 +885,13 @@ impl PointBuilder<'_> {
                 "clustering.algorithm",
                 serde_json::to_value(algorithm).unwrap_or(Value::Null),
             );
+            if *algorithm == ClusteringAlgorithm::Gmm {
+                set_key(
+                    &mut json,
+                    "clustering.covariance",
+                    serde_json::to_value(self.covariance).unwrap_or(Value::Null),
+                );
+            }
             let config = run_config_from(key, &json)?;
             let job = match baseline {
                 None => Job::Train(canonical(config)),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 mod common;
 
 use common::assert_snapshot;
+use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_sweep::spec::{Job, Mode, Plan, load_plan};
 
 fn fixtures() -> PathBuf {
@@ -131,4 +132,42 @@ fn a_missing_spec_names_the_file() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("no/such/spec.json"), "{message}");
+}
+
+#[test]
+fn several_clustering_algorithms_multiply_every_point() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("spec.json");
+    std::fs::write(
+        &path,
+        r#"{"name": "c", "dataset": "d.json",
+            "clustering": {"algorithms": ["kmeans", "agglomerative", "gmm"], "covariance": "diag"},
+            "axes": [{"name": "latent_dim", "parameter": "latent_dim", "values": [4, 8]}]}"#,
+    )
+    .unwrap();
+    let plan = load_plan(&path).unwrap();
+    assert_eq!(plan.points.len(), 6);
+    let labels: Vec<&str> = plan.axes[0]
+        .entries
+        .iter()
+        .map(|entry| entry.label.as_str())
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            "4 (kmeans)",
+            "4 (agglomerative)",
+            "4 (gmm)",
+            "8 (kmeans)",
+            "8 (agglomerative)",
+            "8 (gmm)"
+        ]
+    );
+    for point in &plan.points {
+        let Job::Train(config) = &point.job else {
+            panic!("only trained points here");
+        };
+        let diagonal = config.clustering.covariance == CovarianceType::Diag;
+        assert_eq!(diagonal, point.label.ends_with("(gmm)"), "{}", point.label);
+    }
 }

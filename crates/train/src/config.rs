@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_models::device::DeviceChoice;
 use songvae_models::spec::{Architecture, ModelSpec};
 
@@ -104,9 +105,10 @@ impl Default for RunConfig {
 ///
 /// | key | default | valid |
 /// |---|---|---|
-/// | `algorithm` | `kmeans` | `kmeans` |
+/// | `algorithm` | `kmeans` | `kmeans`, `agglomerative` (Ward linkage, at most 20000 tracks), `gmm` (Gaussian mixture, EM from k-means) |
 /// | `k` | number of classes of the primary label | 2 ..= tracks - 1 |
-/// | `n_init` | 10 | >= 1 k-means++ restarts |
+/// | `n_init` | 10 | >= 1 restarts of k-means and of the mixture (Ward is deterministic) |
+/// | `covariance` | `full` | `full` or `diag`: the mixture's covariances (`gmm` only) |
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusteringConfig {
@@ -114,8 +116,19 @@ pub struct ClusteringConfig {
     pub algorithm: ClusteringAlgorithm,
     /// Number of clusters; `None` takes the number of primary-label classes.
     pub k: Option<usize>,
-    /// k-means restarts.
+    /// Restarts of k-means or of the mixture.
     pub n_init: usize,
+    /// Covariance form of the Gaussian mixture. Left out of the JSON when
+    /// `full`, so that configs (and sweep point ids) written before the
+    /// mixture existed stay the same.
+    #[serde(skip_serializing_if = "is_full_covariance")]
+    pub covariance: CovarianceType,
+}
+
+// serde's `skip_serializing_if` passes the field by reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_full_covariance(covariance: &CovarianceType) -> bool {
+    *covariance == CovarianceType::Full
 }
 
 impl Default for ClusteringConfig {
@@ -124,6 +137,7 @@ impl Default for ClusteringConfig {
             algorithm: ClusteringAlgorithm::Kmeans,
             k: None,
             n_init: 10,
+            covariance: CovarianceType::Full,
         }
     }
 }
@@ -134,6 +148,10 @@ impl Default for ClusteringConfig {
 pub enum ClusteringAlgorithm {
     /// k-means++ with Lloyd iterations, as scikit-learn.
     Kmeans,
+    /// Agglomerative clustering with Ward linkage, as scikit-learn.
+    Agglomerative,
+    /// A Gaussian mixture fitted by EM from a k-means start, as scikit-learn.
+    Gmm,
 }
 
 fn invalid(key: &str, reason: impl Into<String>) -> Error {
@@ -235,6 +253,14 @@ impl RunConfig {
         if self.clustering.n_init == 0 {
             return Err(invalid("clustering.n_init", "must be at least 1"));
         }
+        if self.clustering.covariance != CovarianceType::Full
+            && self.clustering.algorithm != ClusteringAlgorithm::Gmm
+        {
+            return Err(invalid(
+                "clustering.covariance",
+                "applies to the gmm algorithm only",
+            ));
+        }
         if let Some(k) = self.clustering.k
             && k < 2
         {
@@ -304,5 +330,9 @@ mod tests {
         assert!(error_of(r#"{"architecture": "gan"}"#).contains("unknown variant `gan`"));
         assert!(error_of(r#"{"device": "gpu"}"#).contains("invalid device 'gpu'"));
         assert!(error_of(r#"{"clustering": {"algorithm": "dbscan"}}"#).contains("unknown variant"));
+        assert!(
+            error_of(r#"{"clustering": {"covariance": "diag"}}"#)
+                .contains("clustering.covariance: applies to the gmm algorithm only")
+        );
     }
 }

@@ -8,11 +8,13 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use songvae_metrics::agglomerative::ward;
 use songvae_metrics::contingency::ContingencyTable;
 use songvae_metrics::disentanglement::{active_units, mutual_information_gap};
 use songvae_metrics::external::{
     adjusted_rand_from_table, normalized_mutual_info_from_table, purity_from_table,
 };
+use songvae_metrics::gaussian_mixture::{GaussianMixtureConfig, gaussian_mixture};
 use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
 use songvae_metrics::kmeans::{KMeansConfig, kmeans};
 use songvae_metrics::labels::encode_labels;
@@ -23,7 +25,7 @@ use songvae_models::spec::{Architecture, DataShape};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{ClusteringConfig, RunConfig};
+use crate::config::{ClusteringAlgorithm, ClusteringConfig, RunConfig};
 use crate::data::TrainingData;
 use crate::error::{Error, Result};
 
@@ -567,7 +569,8 @@ fn encode_all(
 /// scores: internal scores of the clusters, external ones against the
 /// primary label, MIG over every label, active units.
 /// Clusters an embedding (latent means, or a baseline's PCA projection or
-/// raw features) into `k` clusters and computes every score against the
+/// raw features) into `k` clusters with the configured algorithm (k-means,
+/// Ward or a Gaussian mixture) and computes every score against the
 /// dataset's labels. Returns the cluster of every track and the scores.
 /// Internal scores are `None` when the clustering found a single cluster
 /// (or one per track), where scikit-learn's definitions do not apply.
@@ -579,16 +582,35 @@ pub fn cluster_and_score(
     data: &TrainingData,
 ) -> Result<(Vec<usize>, Scores)> {
     let latents = latents.mapv(f64::from);
-    let fit = kmeans(
-        latents.view(),
-        &KMeansConfig {
-            n_clusters: k,
-            n_init: clustering.n_init,
-            seed,
-            ..KMeansConfig::default()
-        },
-    )?;
-    let predicted = fit.labels.as_slice();
+    let labels = match clustering.algorithm {
+        ClusteringAlgorithm::Kmeans => {
+            kmeans(
+                latents.view(),
+                &KMeansConfig {
+                    n_clusters: k,
+                    n_init: clustering.n_init,
+                    seed,
+                    ..KMeansConfig::default()
+                },
+            )?
+            .labels
+        }
+        ClusteringAlgorithm::Agglomerative => ward(latents.view(), k)?.labels,
+        ClusteringAlgorithm::Gmm => {
+            gaussian_mixture(
+                latents.view(),
+                &GaussianMixtureConfig {
+                    n_components: k,
+                    covariance_type: clustering.covariance,
+                    n_init: clustering.n_init,
+                    seed,
+                    ..GaussianMixtureConfig::default()
+                },
+            )?
+            .labels
+        }
+    };
+    let predicted = labels.as_slice();
     let distinct_predicted = predicted
         .iter()
         .collect::<std::collections::BTreeSet<_>>()
@@ -616,7 +638,7 @@ pub fn cluster_and_score(
         }
         scores.mig = Some(mutual_information_gap(latents.view(), &factors)?.mig);
     }
-    Ok((fit.labels, scores))
+    Ok((labels, scores))
 }
 
 fn device_name(device: Device) -> String {

@@ -4,9 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use songvae_features::dataset::{BuildOptions, FeatureSettings, build_features};
+use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_models::device::DeviceChoice;
 use songvae_models::spec::Architecture;
-use songvae_train::config::RunConfig;
+use songvae_train::config::{ClusteringAlgorithm, RunConfig};
 use songvae_train::data::TrainingData;
 use songvae_train::output::write_outputs;
 use songvae_train::run::{RunStatus, train_run};
@@ -190,4 +191,36 @@ fn outputs_are_written_and_the_shipped_configs_are_valid() {
         seen.push(architecture);
     }
     assert_eq!(seen.len(), 5);
+}
+
+#[test]
+fn every_clustering_algorithm_clusters_the_latents_into_k_groups() {
+    let data = fixture_data();
+    // k-means is what every other test clusters with.
+    let cases = [
+        (ClusteringAlgorithm::Agglomerative, CovarianceType::Full),
+        (ClusteringAlgorithm::Gmm, CovarianceType::Full),
+        (ClusteringAlgorithm::Gmm, CovarianceType::Diag),
+    ];
+    for (algorithm, covariance) in cases {
+        // Trained as the shipped fixture config does (fixtures/runs/vae.json).
+        let mut config = short_config(Architecture::Vae);
+        config.max_epochs = 150;
+        config.min_epochs = 60;
+        config.patience = 20;
+        config.clustering.algorithm = algorithm;
+        config.clustering.covariance = covariance;
+        let outputs = train_run(&config, data, &mut |_, _, _, _| {}).unwrap();
+        let clusters = outputs.clusters.unwrap();
+        let distinct: std::collections::BTreeSet<usize> = clusters.iter().copied().collect();
+        assert_eq!(distinct.len(), 4, "{algorithm:?} {covariance:?}");
+        let scores = outputs.result.scores.unwrap();
+        assert!(scores.silhouette.is_some() && scores.ari.is_some());
+        // Genre is learnable from the fixture's audio and lyrics: every
+        // algorithm finds clusters well above chance (ARI 0).
+        assert!(
+            scores.ari.unwrap() > 0.2,
+            "{algorithm:?} {covariance:?}: {scores:?}"
+        );
+    }
 }
