@@ -203,7 +203,7 @@ fn frame_descriptors(samples: &[f32], config: &SummaryConfig) -> Result<FrameDes
             let mut total = 0.0;
             let mut weighted = 0.0;
             for (bin, (bin_magnitude, bin_power)) in magnitude.iter_mut().zip(power).enumerate() {
-                *bin_magnitude = bin_power.sqrt();
+                *bin_magnitude = f64::from(*bin_power).sqrt();
                 total += *bin_magnitude;
                 weighted += bin as f64 * bin_width * *bin_magnitude;
             }
