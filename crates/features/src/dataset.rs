@@ -503,22 +503,34 @@ fn load_track(
     id: &str,
 ) -> std::result::Result<TrackValues, TrackError> {
     let mut values = TrackValues::default();
+    let track = TrackRow {
+        context,
+        row_index,
+        id,
+    };
     if context.modalities.contains(&Modality::Audio) {
-        load_audio(context, row_index, id, &mut values)?;
+        load_audio(track, &mut values)?;
     }
     if context.modalities.contains(&Modality::Lyrics) {
-        load_lyrics(context, row_index, id, &mut values)?;
+        load_lyrics(track, &mut values)?;
     }
     Ok(values)
 }
 
+/// One manifest row being loaded: the build's shared context, the row and its id.
+#[derive(Clone, Copy)]
+struct TrackRow<'a> {
+    context: &'a TrackContext<'a>,
+    row_index: usize,
+    id: &'a str,
+}
+
 /// The audio vector and frames of one track.
 fn load_audio(
-    context: &TrackContext<'_>,
-    row_index: usize,
-    id: &str,
+    track: TrackRow<'_>,
     values: &mut TrackValues,
 ) -> std::result::Result<(), TrackError> {
+    let TrackRow { row_index, id, .. } = track;
     let TrackContext {
         descriptor,
         manifest,
@@ -526,7 +538,7 @@ fn load_audio(
         settings,
         extractor,
         ..
-    } = *context;
+    } = *track.context;
     let row = &manifest.rows[row_index];
     match &descriptor.audio {
         Some(AudioSource::Columns { .. } | AudioSource::NumericColumns { .. }) => {
@@ -593,27 +605,29 @@ fn load_audio(
 
 /// The lyrics text or embedding of one track.
 fn load_lyrics(
-    context: &TrackContext<'_>,
-    row_index: usize,
-    id: &str,
+    track: TrackRow<'_>,
     values: &mut TrackValues,
 ) -> std::result::Result<(), TrackError> {
-    let TrackContext {
-        descriptor,
-        manifest,
-        columns,
-        ..
-    } = *context;
-    match &descriptor.lyrics {
+    let TrackRow {
+        context,
+        row_index,
+        id,
+    } = track;
+    match &context.descriptor.lyrics {
         Some(LyricsSource::TextColumn { column }) => {
-            let column_index = columns.lyrics_text.unwrap_or(0);
-            values.lyrics_text = Some(text_cell(manifest, row_index, column_index, column)?);
+            let column_index = context.columns.lyrics_text.unwrap_or(0);
+            values.lyrics_text = Some(text_cell(
+                context.manifest,
+                row_index,
+                column_index,
+                column,
+            )?);
         }
         Some(LyricsSource::Files { column }) => {
-            let column_index = columns.lyrics_files.unwrap_or(0);
-            let relative = text_cell(manifest, row_index, column_index, column)?;
+            let column_index = context.columns.lyrics_files.unwrap_or(0);
+            let relative = text_cell(context.manifest, row_index, column_index, column)?;
             if !relative.trim().is_empty() {
-                let path = descriptor.resolve(relative.trim());
+                let path = context.descriptor.resolve(relative.trim());
                 let bytes = std::fs::read(&path).map_err(|error| {
                     TrackError::new(&path, format!("cannot read lyrics: {error}"))
                 })?;
@@ -634,7 +648,7 @@ fn load_lyrics(
         }
         Some(LyricsSource::Npy { pattern }) => {
             values.lyrics_embedding = Some(vector_from_npy(
-                &descriptor.pattern_path(pattern, id),
+                &context.descriptor.pattern_path(pattern, id),
                 "lyrics embedding",
             )?);
         }

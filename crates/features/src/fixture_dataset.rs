@@ -320,6 +320,23 @@ fn envelope(position: usize, length: usize, attack: usize, release: usize) -> f6
     }
 }
 
+/// Adds `voice(position, time)` to the `length` samples from `start` on
+/// (`time` = `position` / sample rate), stopping at the end of the buffer.
+fn add_voice(
+    buffer: &mut [f64],
+    start: usize,
+    length: usize,
+    mut voice: impl FnMut(usize, f64) -> f64,
+) {
+    let rate = f64::from(SAMPLE_RATE);
+    for position in 0..length {
+        let Some(sample) = buffer.get_mut(start + position) else {
+            break;
+        };
+        *sample += voice(position, position as f64 / rate);
+    }
+}
+
 /// A held sine pad voice: two oscillators detuned by `detune` (ratio), slow vibrato.
 fn add_pad(
     buffer: &mut [f64],
@@ -332,16 +349,12 @@ fn add_pad(
     let rate = f64::from(SAMPLE_RATE);
     let attack = (0.35 * rate) as usize;
     let release = (0.45 * rate) as usize;
-    for position in 0..length {
-        let Some(sample) = buffer.get_mut(start + position) else {
-            break;
-        };
-        let time = position as f64 / rate;
+    add_voice(buffer, start, length, |position, time| {
         let vibrato = 1.0 + 0.003 * (2.0 * std::f64::consts::PI * 5.0 * time).sin();
         let phase = 2.0 * std::f64::consts::PI * frequency * vibrato * time;
         let voice = 0.5 * (phase * (1.0 + detune)).sin() + 0.5 * (phase * (1.0 - detune)).sin();
-        *sample += amplitude * envelope(position, length, attack, release) * voice;
-    }
+        amplitude * envelope(position, length, attack, release) * voice
+    });
 }
 
 /// A decaying sine (bell, kick when `sweep` > 0 bends the pitch down from `frequency * (1 + sweep)`).
@@ -356,15 +369,11 @@ fn add_decaying_sine(
     let rate = f64::from(SAMPLE_RATE);
     let length = (decay_seconds * 5.0 * rate) as usize;
     let mut phase = 0.0;
-    for position in 0..length {
-        let Some(sample) = buffer.get_mut(start + position) else {
-            break;
-        };
-        let time = position as f64 / rate;
+    add_voice(buffer, start, length, |_, time| {
         let bend = 1.0 + sweep * (-time / 0.03).exp();
         phase += 2.0 * std::f64::consts::PI * frequency * bend / rate;
-        *sample += amplitude * (-time / decay_seconds).exp() * phase.sin();
-    }
+        amplitude * (-time / decay_seconds).exp() * phase.sin()
+    });
 }
 
 /// A pulse (square-ish) voice with the given duty cycle, a short attack and exponential decay.
@@ -378,30 +387,23 @@ fn add_pulse(
 ) {
     let rate = f64::from(SAMPLE_RATE);
     let attack = (0.004 * rate) as usize;
-    for position in 0..length {
-        let Some(sample) = buffer.get_mut(start + position) else {
-            break;
-        };
-        let time = position as f64 / rate;
+    add_voice(buffer, start, length, |position, time| {
         let cycle = (frequency * time).fract();
         let pulse = if cycle < duty { 1.0 } else { -1.0 };
         let decay = (-time / 0.25).exp();
-        *sample += amplitude * envelope(position, length, attack, attack) * decay * pulse;
-    }
+        amplitude * envelope(position, length, attack, attack) * decay * pulse
+    });
 }
 
 /// A triangle voice (soft bass).
 fn add_triangle(buffer: &mut [f64], start: usize, length: usize, frequency: f64, amplitude: f64) {
     let rate = f64::from(SAMPLE_RATE);
     let edge = (0.005 * rate) as usize;
-    for position in 0..length {
-        let Some(sample) = buffer.get_mut(start + position) else {
-            break;
-        };
+    add_voice(buffer, start, length, |position, _| {
         let cycle = (frequency * position as f64 / rate).fract();
         let triangle = 4.0 * (cycle - 0.5).abs() - 1.0;
-        *sample += amplitude * envelope(position, length, edge, edge) * triangle;
-    }
+        amplitude * envelope(position, length, edge, edge) * triangle
+    });
 }
 
 /// A bass voice: sine plus second and third harmonics, plucked envelope.
@@ -415,17 +417,13 @@ fn add_bass(
 ) {
     let rate = f64::from(SAMPLE_RATE);
     let edge = (0.006 * rate) as usize;
-    for position in 0..length {
-        let Some(sample) = buffer.get_mut(start + position) else {
-            break;
-        };
-        let time = position as f64 / rate;
+    add_voice(buffer, start, length, |position, time| {
         let phase = 2.0 * std::f64::consts::PI * frequency * time;
         let voice =
             phase.sin() + brightness * (2.0 * phase).sin() + 0.5 * brightness * (3.0 * phase).sin();
         let decay = (-time / 0.35).exp();
-        *sample += amplitude * envelope(position, length, edge, edge) * decay * voice;
-    }
+        amplitude * envelope(position, length, edge, edge) * decay * voice
+    });
 }
 
 /// A noise burst; `bright` removes the low part with a one-pole high-pass (hi-hat).

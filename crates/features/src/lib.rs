@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod cache;
+pub mod chroma;
 pub mod dataset;
 pub mod descriptor;
 pub mod error;

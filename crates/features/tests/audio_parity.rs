@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use songvae_features::audio::{TARGET_SAMPLE_RATE, decode_mono, load_mono};
+use songvae_features::chroma::chroma_stft;
 use songvae_features::error::Error;
 use songvae_features::mfcc::{MfccConfig, mfcc};
 use songvae_features::summary::{SummaryConfig, summary_vector};
@@ -201,6 +202,50 @@ fn summary_statistics_match_librosa() {
         assert!(
             (ours - theirs).abs() <= tolerance,
             "{name}: ours {ours}, librosa {theirs}"
+        );
+    }
+}
+
+#[test]
+fn chroma_of_22050_hz_wavs_matches_librosa_with_tuning_zero() {
+    // References: fixtures/audio/make_chroma_reference.py (librosa 0.11, tuning=0.0).
+    for name in ["chord_22050.wav", "stereo_22050.wav", "clip_22050.wav"] {
+        let samples = load_mono(&fixture(name)).expect("decode fixture");
+        let ours = chroma_stft(&samples, 22_050, 2048, 512).expect("chroma");
+        let reference: Array2<f32> =
+            ndarray_npy::read_npy(fixture(&format!("{name}.chroma.npy"))).expect("reference npy");
+        let (relative, absolute) = parity(&ours, &reference);
+        println!("{name}: chroma relative Frobenius {relative:.3e}, max abs {absolute:.3e}");
+        assert!(relative <= MAX_RELATIVE_FROBENIUS, "{name}: {relative}");
+    }
+}
+
+#[test]
+fn chroma_summary_block_matches_librosa_means_and_stds() {
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("chroma_reference.json")).expect("read reference"),
+    )
+    .expect("parse reference");
+    let samples = load_mono(&fixture("chord_22050.wav")).expect("decode");
+    let coefficients = mfcc(&samples, &MfccConfig::default()).expect("mfcc");
+    let config = SummaryConfig {
+        chroma: true,
+        ..SummaryConfig::default()
+    };
+    let vector = summary_vector(&samples, &coefficients, &config);
+    assert_eq!(vector.len(), 2 * 20 + 2 * 12);
+    let file = &reference["files"]["chord_22050.wav"];
+    let mut expected = Vec::new();
+    for key in ["chroma_mean", "chroma_std"] {
+        for value in file[key].as_array().expect("list") {
+            expected.push(value.as_f64().expect("number"));
+        }
+    }
+    for (index, (ours, theirs)) in vector.iter().skip(40).zip(&expected).enumerate() {
+        let ours = f64::from(*ours);
+        assert!(
+            (ours - theirs).abs() <= 1e-5 * theirs.abs().max(1.0),
+            "chroma column {index}: ours {ours}, librosa {theirs}"
         );
     }
 }

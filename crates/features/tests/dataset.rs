@@ -6,7 +6,9 @@ use ndarray::{Array1, Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 use serde_json::Value;
 use songvae_features::cache::write_atomic;
-use songvae_features::dataset::{BuildOptions, FeatureSettings, build_features, read_failures};
+use songvae_features::dataset::{
+    BuildOptions, BuildReport, FeatureSettings, build_features, read_failures,
+};
 use songvae_features::error::Error;
 use songvae_features::fusion::Modality;
 
@@ -38,6 +40,64 @@ fn small_settings() -> FeatureSettings {
             ..defaults.lyrics.clone()
         },
         ..defaults
+    }
+}
+
+/// Writes `descriptor_json` as `root/dataset.json` and returns its path.
+fn write_descriptor(root: &Path, descriptor_json: &str) -> PathBuf {
+    let descriptor = root.join("dataset.json");
+    std::fs::write(&descriptor, descriptor_json).expect("write descriptor");
+    descriptor
+}
+
+/// Builds `descriptor` into `out` with [`small_settings`] and default options.
+fn build_small(descriptor: &Path, out: &Path) -> songvae_features::error::Result<BuildReport> {
+    build_features(descriptor, out, &small_settings(), &BuildOptions::default())
+}
+
+/// Builds `descriptor` into `out` with [`small_settings`] restricted to `modality`.
+fn build_one_modality(descriptor: &Path, out: &Path, modality: Modality) -> BuildReport {
+    let mut settings = small_settings();
+    settings.modalities = Some(vec![modality]);
+    build_features(descriptor, out, &settings, &BuildOptions::default()).expect("builds")
+}
+
+/// The names of the entries of `directory`, sorted.
+fn file_names(directory: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(directory)
+        .expect("list")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// A dataset built in a temporary folder: written under `data/` and built
+/// into `out/` with [`small_settings`]. The folder lives as long as this value.
+struct TempBuild {
+    directory: tempfile::TempDir,
+    descriptor: PathBuf,
+    out: PathBuf,
+    report: BuildReport,
+}
+
+/// Writes a dataset with `write_dataset` (which returns its descriptor) and builds it.
+fn temp_build(write_dataset: fn(&Path) -> PathBuf) -> TempBuild {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let descriptor = write_dataset(&directory.path().join("data"));
+    let out = directory.path().join("out");
+    let report = build_small(&descriptor, &out).expect("builds");
+    TempBuild {
+        directory,
+        descriptor,
+        out,
+        report,
     }
 }
 
@@ -84,28 +144,21 @@ twice,audio/b.wav,,folk
 nolabel,audio/e.wav,,
 ";
     std::fs::write(root.join("manifest.csv"), manifest).expect("write");
-    let descriptor = root.join("dataset.json");
-    std::fs::write(
-        &descriptor,
+    write_descriptor(
+        root,
         r#"{"name": "mixed", "manifest": "manifest.csv", "id_column": "id",
             "audio": {"files": "audio_path"}, "lyrics": {"files": "lyrics_path"}, "labels": ["genre"]}"#,
     )
-    .expect("write");
-    descriptor
 }
 
 #[test]
 fn audio_files_build_writes_every_output_and_lists_failures() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let descriptor = audio_files_dataset(&directory.path().join("data"));
-    let out = directory.path().join("out");
-    let report = build_features(
-        &descriptor,
-        &out,
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    let TempBuild {
+        directory: _directory,
+        out,
+        report,
+        ..
+    } = temp_build(audio_files_dataset);
 
     assert!(!report.reused);
     let ids = std::fs::read_to_string(out.join("ids.txt")).expect("ids.txt");
@@ -208,13 +261,7 @@ fn strict_mode_and_no_survivors_fail_after_writing_failures() {
     assert!(!out.join("manifest.json").exists());
 
     // A non-strict build caches; a strict rerun of the same inputs still fails.
-    build_features(
-        &descriptor,
-        &out,
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    build_small(&descriptor, &out).expect("builds");
     let error = build_features(&descriptor, &out, &small_settings(), &strict)
         .expect_err("strict fails on reuse");
     assert!(
@@ -225,19 +272,12 @@ fn strict_mode_and_no_survivors_fail_after_writing_failures() {
     let root = directory.path().join("allbad");
     std::fs::create_dir_all(&root).expect("mkdir");
     std::fs::write(root.join("m.csv"), "id,path\nx,nothing.wav\ny,\n").expect("write");
-    std::fs::write(
-        root.join("dataset.json"),
+    let descriptor = write_descriptor(
+        &root,
         r#"{"name": "bad", "manifest": "m.csv", "id_column": "id", "audio": {"files": "path"}}"#,
-    )
-    .expect("write");
+    );
     let bad_out = directory.path().join("bad-out");
-    let error = build_features(
-        &root.join("dataset.json"),
-        &bad_out,
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect_err("nothing survives");
+    let error = build_small(&descriptor, &bad_out).expect_err("nothing survives");
     assert!(
         matches!(error, Error::NoTrackSurvived { failed: 2, .. }),
         "{error}"
@@ -284,28 +324,21 @@ fn npy_dataset(root: &Path) -> PathBuf {
         lines.push('\n');
     }
     std::fs::write(root.join("meta.jsonl"), lines).expect("write");
-    let descriptor = root.join("dataset.json");
-    std::fs::write(
-        &descriptor,
+    write_descriptor(
+        root,
         r#"{"name": "npy", "manifest": "meta.jsonl", "id_column": "id", "audio": {"npy": "features/{id}.npy"},
             "frames": {"npy": "features/{id}_frames.npy"}, "lyrics": {"text_column": "lyrics"}, "labels": ["language"]}"#,
     )
-    .expect("write");
-    descriptor
 }
 
 #[test]
 fn npy_shapes_are_checked_per_track_and_modalities_select_blocks() {
-    let directory = tempfile::tempdir().expect("temp dir");
-    let descriptor = npy_dataset(&directory.path().join("data"));
-    let out = directory.path().join("out");
-    let report = build_features(
-        &descriptor,
-        &out,
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    let TempBuild {
+        directory,
+        descriptor,
+        out,
+        report,
+    } = temp_build(npy_dataset);
     let ids = std::fs::read_to_string(out.join("ids.txt")).expect("ids.txt");
     assert_eq!(ids, "s1\ns2\ns3\n");
     let failures = read_failures(&out).expect("failures.json");
@@ -339,16 +372,8 @@ fn npy_shapes_are_checked_per_track_and_modalities_select_blocks() {
     assert_eq!(frames.shape(), &[3, 4, 10]);
     assert_eq!(report.manifest.without_lyrics, 1);
 
-    let mut audio_only = small_settings();
-    audio_only.modalities = Some(vec![Modality::Audio]);
     let audio_out = directory.path().join("audio-only");
-    let report = build_features(
-        &descriptor,
-        &audio_out,
-        &audio_only,
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    let report = build_one_modality(&descriptor, &audio_out, Modality::Audio);
     assert_eq!(report.manifest.modalities, vec![Modality::Audio]);
     let features: Array2<f32> = read_npy(audio_out.join("features.npy")).expect("features.npy");
     assert_eq!(features.shape(), &[3, 8]);
@@ -358,16 +383,8 @@ fn npy_shapes_are_checked_per_track_and_modalities_select_blocks() {
     .expect("labels.json parses");
     assert_eq!(labels["has_lyrics"], Value::Null);
 
-    let mut lyrics_only = small_settings();
-    lyrics_only.modalities = Some(vec![Modality::Lyrics]);
     let lyrics_out = directory.path().join("lyrics-only");
-    let report = build_features(
-        &descriptor,
-        &lyrics_out,
-        &lyrics_only,
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    let report = build_one_modality(&descriptor, &lyrics_out, Modality::Lyrics);
     // Without the audio modality no .npy is read, so only s4..s6's lyrics matter: all survive.
     assert_eq!(report.manifest.tracks, 6);
     assert!(!lyrics_out.join("frames.npy").exists());
@@ -387,20 +404,13 @@ fn numeric_columns_skip_id_labels_and_excluded_and_fail_bad_cells() {
          e,80,30,0.1,rock,quiet\n",
     )
     .expect("write");
-    std::fs::write(
-        root.join("dataset.json"),
+    let descriptor = write_descriptor(
+        root,
         r#"{"name": "table", "manifest": "table.csv", "id_column": "name",
             "audio": {"columns": "numeric", "exclude": ["length"]}, "labels": ["label"]}"#,
-    )
-    .expect("write");
+    );
     let out = root.join("out");
-    let report = build_features(
-        &root.join("dataset.json"),
-        &out,
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    let report = build_small(&descriptor, &out).expect("builds");
     // `energy` holds "high", so it is not numeric: only `tempo` is used, and
     // row c, whose tempo is empty, fails.
     assert_eq!(report.manifest.feature_dims, 1);
@@ -422,13 +432,7 @@ fn numeric_columns_skip_id_labels_and_excluded_and_fail_bad_cells() {
     )
     .expect("write");
     let named_out = root.join("named-out");
-    build_features(
-        &root.join("named.json"),
-        &named_out,
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    build_small(&root.join("named.json"), &named_out).expect("builds");
     let failures = read_failures(&named_out).expect("failures.json");
     let ids: Vec<&str> = failures.iter().map(|failure| failure.id.as_str()).collect();
     assert_eq!(ids, vec!["c", "d"]);
@@ -444,13 +448,8 @@ fn numeric_columns_skip_id_labels_and_excluded_and_fail_bad_cells() {
         r#"{"name": "table", "manifest": "table.csv", "id_column": "name", "audio": {"columns": ["tempo", "enrgy"]}}"#,
     )
     .expect("write");
-    let error = build_features(
-        &root.join("typo.json"),
-        &root.join("typo-out"),
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect_err("missing column");
+    let error =
+        build_small(&root.join("typo.json"), &root.join("typo-out")).expect_err("missing column");
     assert!(
         error
             .to_string()
@@ -532,34 +531,16 @@ fn atomic_writes_replace_whole_files_and_leave_nothing_on_failure() {
     let missing = directory.path().join("no/such/dir/file.txt");
     let error = write_atomic(&missing, b"x").expect_err("no directory");
     assert!(error.to_string().contains("no/such/dir"), "{error}");
-    let entries: Vec<String> = std::fs::read_dir(directory.path())
-        .expect("list")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    assert_eq!(entries, vec!["file.txt".to_string()]);
+    assert_eq!(file_names(directory.path()), vec!["file.txt".to_string()]);
 
     // A rename onto a directory fails and removes the temporary file.
     let blocker = directory.path().join("blocker");
     std::fs::create_dir_all(blocker.join("inner")).expect("mkdir");
     assert!(write_atomic(&blocker, b"x").is_err());
-    let mut names: Vec<String> = std::fs::read_dir(directory.path())
-        .expect("list")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    names.sort();
-    assert_eq!(names, vec!["blocker".to_string(), "file.txt".to_string()]);
+    assert_eq!(
+        file_names(directory.path()),
+        vec!["blocker".to_string(), "file.txt".to_string()]
+    );
 }
 
 #[test]
@@ -578,20 +559,13 @@ fn precomputed_lyrics_embeddings_are_read_and_shape_checked() {
         manifest.push('\n');
     }
     std::fs::write(root.join("m.csv"), manifest).expect("write");
-    std::fs::write(
-        root.join("dataset.json"),
+    let descriptor = write_descriptor(
+        root,
         r#"{"name": "emb", "manifest": "m.csv", "id_column": "id",
             "audio": {"columns": ["tempo"]}, "lyrics": {"npy": "emb/{id}.npy"}}"#,
-    )
-    .expect("write");
+    );
     let out = root.join("out");
-    let report = build_features(
-        &root.join("dataset.json"),
-        &out,
-        &small_settings(),
-        &BuildOptions::default(),
-    )
-    .expect("builds");
+    let report = build_small(&descriptor, &out).expect("builds");
     assert_eq!(report.manifest.modality_dims, vec![1, 6]);
     assert_eq!(report.manifest.without_lyrics, 0);
     let failures = read_failures(&out).expect("failures.json");
