@@ -850,9 +850,19 @@ fn label_agreement(
         );
     }
     if let Some((label, summary)) = &best_trained {
+        let mut trained_points = 0;
+        for point in &plan.points {
+            if matches!(point.job, Job::Train(_))
+                && stats
+                    .get(&point.id)
+                    .is_some_and(|point_stats| point_stats.metrics.contains_key(&Column::Ari))
+            {
+                trained_points += 1;
+            }
+        }
         let _ = write!(
             text,
-            " The trained point that agrees best with the labels is {label} (ARI {}).",
+            " The trained point that agrees best with the labels is {label} (ARI {}), the best of {trained_points} trained points: picking the maximum of many noisy points flatters it, so read its margin as an upper bound.",
             format_summary(Column::Ari, summary)
         );
         if let Some((baseline_label, baseline)) = &best_baseline {
