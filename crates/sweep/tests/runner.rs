@@ -11,7 +11,7 @@ use ndarray::Array2;
 use songvae_sweep::report::load_study;
 use songvae_sweep::results::{PairStatus, ResultLine, read_results};
 use songvae_sweep::runner::{
-    DatasetSummary, Executor, Machine, SweepOptions, SweepRecord, Task, run_sweep,
+    DatasetSummary, Executor, Machine, SweepOptions, SweepRecord, SweepSummary, Task, run_sweep,
 };
 use songvae_sweep::spec::{Plan, load_plan};
 use songvae_train::data::TrainingData;
@@ -133,6 +133,17 @@ fn options(out_dir: &Path, shard: Option<&str>) -> SweepOptions {
     }
 }
 
+/// Runs the whole plan (no shard) into `out` and returns the summary.
+fn run_unsharded(plan: &Plan, out: &Path, executor: &StandIn) -> SweepSummary {
+    run_sweep(
+        &record(plan.clone(), None),
+        &data(),
+        &options(out, None),
+        executor,
+    )
+    .expect("the sweep runs")
+}
+
 /// Every line keyed by (point, seed), asserting each pair appears once.
 fn by_pair(lines: &[ResultLine]) -> BTreeMap<(String, u64), ResultLine> {
     let mut pairs = BTreeMap::new();
@@ -156,13 +167,7 @@ fn failures_and_inapplicable_points_are_recorded_and_the_sweep_goes_on() {
     assert_eq!(plan.points.len(), 8);
     let out = directory.path().join("sweep");
     let executor = StandIn::new();
-    let summary = run_sweep(
-        &record(plan, None),
-        &data(),
-        &options(&out, None),
-        &executor,
-    )
-    .unwrap();
+    let summary = run_unsharded(&plan, &out, &executor);
     assert_eq!(summary.pairs, 24);
     assert_eq!(summary.completed, 15);
     assert_eq!(summary.failed, 3);
@@ -203,13 +208,7 @@ fn a_killed_sweep_resumes_without_losing_or_repeating_a_pair() {
     let directory = tempfile::tempdir().unwrap();
     let plan = plan(directory.path());
     let complete_dir = directory.path().join("complete");
-    run_sweep(
-        &record(plan.clone(), None),
-        &data(),
-        &options(&complete_dir, None),
-        &StandIn::new(),
-    )
-    .unwrap();
+    run_unsharded(&plan, &complete_dir, &StandIn::new());
     let complete = read_results(&complete_dir.join("results.jsonl"))
         .unwrap()
         .lines;
@@ -233,13 +232,7 @@ fn a_killed_sweep_resumes_without_losing_or_repeating_a_pair() {
     assert!(torn.torn_tail);
 
     let executor = StandIn::new();
-    let summary = run_sweep(
-        &record(plan.clone(), None),
-        &data(),
-        &options(&killed_dir, None),
-        &executor,
-    )
-    .unwrap();
+    let summary = run_unsharded(&plan, &killed_dir, &executor);
     assert_eq!(summary.skipped, 7);
     let finished_before: Vec<(String, u64)> = torn
         .lines
@@ -258,13 +251,7 @@ fn a_killed_sweep_resumes_without_losing_or_repeating_a_pair() {
 
     // Running it again runs nothing.
     let idle = StandIn::new();
-    let summary = run_sweep(
-        &record(plan, None),
-        &data(),
-        &options(&killed_dir, None),
-        &idle,
-    )
-    .unwrap();
+    let summary = run_unsharded(&plan, &killed_dir, &idle);
     assert_eq!(summary.skipped, 24);
     assert!(idle.calls().is_empty());
 }
@@ -274,13 +261,7 @@ fn shards_merge_into_the_unsharded_study() {
     let directory = tempfile::tempdir().unwrap();
     let plan = plan(directory.path());
     let whole_dir = directory.path().join("whole");
-    run_sweep(
-        &record(plan.clone(), None),
-        &data(),
-        &options(&whole_dir, None),
-        &StandIn::new(),
-    )
-    .unwrap();
+    run_unsharded(&plan, &whole_dir, &StandIn::new());
     let mut shard_dirs = Vec::new();
     let mut shard_pairs = 0;
     for index in 0..3 {
@@ -307,13 +288,7 @@ fn a_directory_of_another_sweep_is_refused() {
     let directory = tempfile::tempdir().unwrap();
     let plan = plan(directory.path());
     let out = directory.path().join("sweep");
-    run_sweep(
-        &record(plan.clone(), None),
-        &data(),
-        &options(&out, None),
-        &StandIn::new(),
-    )
-    .unwrap();
+    run_unsharded(&plan, &out, &StandIn::new());
     let mut other = plan;
     other.points.pop();
     let error = run_sweep(
@@ -343,19 +318,13 @@ fn interrupted_runs_are_not_recorded_and_run_again_on_resume() {
     .unwrap();
     let plan = load_plan(&path).unwrap();
     let out = directory.path().join("sweep");
-    let summary = run_sweep(
-        &record(plan.clone(), None),
-        &data(),
-        &options(&out, None),
-        &StandIn::new(),
-    )
-    .unwrap();
+    let summary = run_unsharded(&plan, &out, &StandIn::new());
     assert_eq!((summary.completed, summary.interrupted), (3, 3));
     let lines = read_results(&out.join("results.jsonl")).unwrap().lines;
     assert_eq!(lines.len(), 3);
     assert!(lines.iter().all(|line| line.label == "base"));
     let again = StandIn::new();
-    let summary = run_sweep(&record(plan, None), &data(), &options(&out, None), &again).unwrap();
+    let summary = run_unsharded(&plan, &out, &again);
     assert_eq!((summary.skipped, summary.interrupted), (3, 3));
     assert_eq!(again.calls().len(), 3);
 }
