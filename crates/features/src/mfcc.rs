@@ -389,12 +389,11 @@ impl Stft {
     /// tile's frame pairs are all transformed first (one spectrum buffer per
     /// pair, out of place from one windowed buffer), then separated into the
     /// tile a block of bins at a time (see [`separate_into_tile`]).
-    fn for_each_power_tile(
-        &self,
-        samples: &[f32],
-        mut visit: impl FnMut(usize, &[f32]),
-    ) -> Result<()> {
-        check_signal(samples)?;
+    ///
+    /// The signal is not checked here: a non-finite sample gives non-finite
+    /// powers in every bin of each frame that holds it, which the caller
+    /// ([`MfccExtractor`]) detects in the mel energies.
+    fn for_each_power_tile(&self, samples: &[f32], mut visit: impl FnMut(usize, &[f32])) {
         let bin_count = self.n_fft / 2 + 1;
         let frame_count = self.frame_count(samples.len());
         let mut tile = vec![[[0.0_f32; 2]; FRAME_TILE / 2]; bin_count];
@@ -431,7 +430,6 @@ impl Stft {
             visit(tile_start, tile.as_flattened().as_flattened());
             tile_start += FRAME_TILE;
         }
-        Ok(())
     }
 
     /// Windows every pair of frames `(t, t + 1)`, `t` even, into one complex
@@ -616,15 +614,17 @@ fn separated_power(forward: Complex<f32>, mirrored: Complex<f32>) -> (f32, f32) 
 
 /// `10 log10(max(energy, amin))` of `f32` mel energies in place, as
 /// librosa's `power_to_db` on its float32 mel spectrogram (`10 * log10` in
-/// `f32`); returns the largest value. Uses [`log10_positive`] (eight `f32`
-/// lanes per AVX register, within two `f32` ulps) unless some energy
-/// overflowed to infinity, then the standard library.
+/// `f32`); returns the largest value and whether every energy was finite
+/// before the floor. Uses [`log10_positive`] (eight `f32` lanes per AVX
+/// register, within two `f32` ulps) unless some energy was not finite, then
+/// the standard library (an energy that overflowed stays infinite; a NaN one
+/// becomes the floor, as `f32::max` ignores NaN).
 #[multiversion(targets("x86_64+avx2+fma"))]
-fn power_to_decibels(energies: &mut [f32]) -> f32 {
+fn power_to_decibels(energies: &mut [f32]) -> (f32, bool) {
     let mut all_finite = true;
     for energy in energies.iter_mut() {
-        *energy = energy.max(POWER_FLOOR);
         all_finite &= energy.is_finite();
+        *energy = energy.max(POWER_FLOOR);
     }
     if all_finite {
         for energy in energies.iter_mut() {
@@ -649,7 +649,7 @@ fn power_to_decibels(energies: &mut [f32]) -> f32 {
     for value in loudest {
         overall = overall.max(value);
     }
-    overall
+    (overall, all_finite)
 }
 
 /// `log10(x)` in `f32` for a positive, normal, finite `x`, branch-free so
@@ -700,6 +700,11 @@ pub struct MfccExtractor {
     /// The filterbank's bands as `(first_bin, weights)` with `f32` weights
     /// (librosa's filterbank is `float32`, so they are exact).
     mel_bands: Vec<(usize, Vec<f32>)>,
+    /// Whether a non-finite sample always shows in the mel energies: every
+    /// sample lies in some frame (`hop_length <= n_fft / 2`, see
+    /// `log_mel_tiles`) and some band has a weight. True for librosa's
+    /// defaults; otherwise the signal is scanned before the STFT.
+    non_finite_reaches_mel_energies: bool,
 }
 
 impl MfccExtractor {
@@ -730,12 +735,21 @@ impl MfccExtractor {
             }
             mel_bands.push((band.first_bin, weights));
         }
+        let mut some_band_has_weights = false;
+        for (_, weights) in &mel_bands {
+            some_band_has_weights |= !weights.is_empty();
+        }
+        // The last centred frame ends at or after the last sample when
+        // hop_length <= n_fft / 2 + 1; frames overlap when hop_length <= n_fft.
+        let non_finite_reaches_mel_energies =
+            some_band_has_weights && config.hop_length <= config.n_fft / 2;
         Ok(Self {
             config: config.clone(),
             stft,
             filterbank,
             dct_basis,
             mel_bands,
+            non_finite_reaches_mel_energies,
         })
     }
 
@@ -766,15 +780,31 @@ impl MfccExtractor {
         let tile_len = self.config.n_mels * FRAME_TILE;
         let frame_count = self.stft.frame_count(samples.len());
         let mut log_mel = vec![0.0_f32; frame_count.div_ceil(FRAME_TILE) * tile_len];
+        // A NaN or infinite sample makes every power of each frame that
+        // holds it non-finite (it reaches every FFT output), hence every mel
+        // energy of a band with weights. When every sample lies in a frame
+        // and some band has weights, the scan for the offending sample runs
+        // only if an energy was not finite; otherwise it runs up front.
+        if samples.is_empty() || !self.non_finite_reaches_mel_energies {
+            check_signal(samples)?;
+        }
         let mut loudest = f32::NEG_INFINITY;
+        let mut all_finite = true;
         self.stft
             .for_each_power_tile(samples, |tile_start, power_tile| {
                 let decibels = &mut log_mel[tile_start / FRAME_TILE * tile_len..][..tile_len];
                 mel_tile(&self.mel_bands, power_tile, decibels);
                 // Lanes past the last frame have zero power, hence the lowest
                 // possible value, so they never raise the maximum.
-                loudest = loudest.max(power_to_decibels(decibels));
-            })?;
+                let (tile_loudest, tile_finite) = power_to_decibels(decibels);
+                loudest = loudest.max(tile_loudest);
+                all_finite &= tile_finite;
+            });
+        if !all_finite {
+            // Non-finite samples, or a finite signal loud enough to overflow
+            // `f32` powers (kept, as before the fused check).
+            check_signal(samples)?;
+        }
         if let Some(top_db) = self.config.top_db {
             // librosa: log_spec.max() - top_db, in float32.
             let floor = loudest - top_db;
@@ -1050,6 +1080,44 @@ mod tests {
             mfcc(&[0.0, f32::NAN, 0.0], &config),
             Err(Error::InvalidSignal { .. })
         ));
+        // Every position and kind of non-finite sample is found and named,
+        // with the check fused into the mel energies (librosa's hop 512 of
+        // 2048) and up front (hop 700 > n_fft / 2, where a sample may fall
+        // in no frame).
+        let configs = [
+            config.clone(),
+            MfccConfig {
+                n_fft: 1024,
+                hop_length: 700,
+                ..MfccConfig::default()
+            },
+        ];
+        let length = 10_007;
+        for config in &configs {
+            let extractor = MfccExtractor::new(config).expect("valid config");
+            for position in [0, 1, 511, 5_000, length - 2, length - 1] {
+                for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+                    let mut samples: Vec<f32> = (0..length)
+                        .map(|index| (index as f32 * 0.01).sin())
+                        .collect();
+                    samples[position] = bad;
+                    match extractor.mfcc(&samples) {
+                        Err(Error::InvalidSignal { reason }) => assert_eq!(
+                            reason,
+                            format!("sample {position} is not finite ({bad})"),
+                            "hop {}",
+                            config.hop_length
+                        ),
+                        other => panic!("{bad} at {position}: expected an error, got {other:?}"),
+                    }
+                }
+            }
+        }
+        // A finite signal loud enough to overflow f32 powers is not an error.
+        let loud: Vec<f32> = (0..4096)
+            .map(|index| 1e30 * (index as f32 * 0.1).sin())
+            .collect();
+        assert!(mfcc(&loud, &config).is_ok());
     }
 
     #[test]
@@ -1085,8 +1153,8 @@ mod tests {
         assert!(worst < 2.0, "worst error {worst} f32 ulps");
         let mut values = vec![1e-12, 1e-10, 1.0, 10.0, f32::INFINITY];
         // An energy that overflowed f32 takes the standard path and stays infinite.
-        let loudest = power_to_decibels(&mut values);
-        assert!(loudest.is_infinite() && values[4].is_infinite());
+        let (loudest, all_finite) = power_to_decibels(&mut values);
+        assert!(loudest.is_infinite() && values[4].is_infinite() && !all_finite);
         // Energies below amin are raised to it (as f32, numpy's weak-scalar rule).
         let floor_decibels = 10.0 * f64::from(1e-10_f32).log10();
         assert!((f64::from(values[0]) - floor_decibels).abs() < 1e-5);
