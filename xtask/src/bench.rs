@@ -105,3 +105,16 @@ pub fn reference_venv(name: &str, packages: &[&str]) -> anyhow::Result<std::path
     }
     Ok(python)
 }
+
+/// The 1-minute load average, the first field of `/proc/loadavg`.
+pub fn load_average() -> anyhow::Result<f64> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string("/proc/loadavg").context("reading /proc/loadavg")?;
+    let first = text
+        .split_whitespace()
+        .next()
+        .context("empty /proc/loadavg")?;
+    first
+        .parse()
+        .with_context(|| format!("malformed /proc/loadavg: {text}"))
+}

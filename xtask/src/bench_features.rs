@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, publish_table, reference_venv};
+use crate::bench::{load_average, median, publish_table, reference_venv};
 use rayon::prelude::{IntoParallelRefIterator, ParallelIterator};
 use songvae_features::audio::load_mono;
 use songvae_features::mfcc::{MfccConfig, MfccExtractor};
@@ -78,9 +78,11 @@ pub fn bench_features_command(args: &BenchFeaturesArgs) -> Result<()> {
         .with_context(|| format!("cannot create {}", scratch.display()))?;
 
     let script = workspace_root.join("xtask/bench/mfcc_librosa.py");
+    let load_before = load_average()?;
     let librosa_seconds = run_librosa(&python, &script, &scratch, args.repeats, &clips, &encoded)?;
 
     let ours_seconds = run_ours(&clips_dir, args.repeats)?;
+    let load_after = load_average()?;
 
     let (parity_rows, worst) = parity_rows(&clips, &encoded, &clips_dir, &scratch)?;
     std::fs::remove_dir_all(&scratch).ok();
@@ -97,7 +99,10 @@ pub fn bench_features_command(args: &BenchFeaturesArgs) -> Result<()> {
          `../shared/datasets/gtzan-clips/`, median of {repeats} passes after one warm-up \
          pass, on {cpu}; ours is a release build. librosa {LIBROSA_VERSION} and \"ours, 1 thread\" are pinned to one \
          core (`taskset -c 0`; Python with OMP/MKL/OpenBLAS/numba threads = 1); \"ours, 2 \
-         threads\" runs rayon over files on cores 0-1.\n\n\
+         threads\" runs rayon over files on cores 0-1. 1-minute load average (`/proc/loadavg`, \
+         as `uptime` prints it) {load_before:.1} before the timings and {load_after:.1} after: \
+         the machine is shared, so compare the ratio, measured side by side, rather than the \
+         seconds.\n\n\
          | side | median s per pass | clips/s | speed-up vs librosa |\n\
          |---|---|---|---|\n\
          | librosa {LIBROSA_VERSION}, 1 core | {librosa_median:.3} | {:.1} | 1.0x |\n\

@@ -39,7 +39,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::{median, publish_table, reference_venv};
+use crate::bench::{load_average, median, publish_table, reference_venv};
 use ndarray::{Array1, Array2};
 use ndarray_npy::read_npy;
 use songvae_metrics::agglomerative::ward;
@@ -279,18 +279,6 @@ fn run_python(
     }
     serde_json::from_slice(&output.stdout)
         .with_context(|| format!("{} printed no JSON", script.display()))
-}
-
-/// The 1-minute load average, the first field of `/proc/loadavg`.
-fn load_average() -> Result<f64> {
-    let text = std::fs::read_to_string("/proc/loadavg").context("reading /proc/loadavg")?;
-    let first = text
-        .split_whitespace()
-        .next()
-        .context("empty /proc/loadavg")?;
-    first
-        .parse()
-        .with_context(|| format!("malformed /proc/loadavg: {text}"))
 }
 
 /// User + system CPU seconds of this process (all threads), from
