@@ -15,9 +15,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
-/// Bumped whenever the meaning of the cached outputs changes, so old caches
-/// are recomputed rather than misread.
-pub const CACHE_FORMAT_VERSION: u32 = 1;
+/// Bumped whenever the meaning or the values of the cached outputs change, so
+/// old caches are recomputed rather than misread or mixed with new numbers.
+/// 2: the MFCC log-mel stage and DCT run in `f32` as librosa's (values move
+/// by about 1e-7 relative).
+pub const CACHE_FORMAT_VERSION: u32 = 2;
 
 /// Writes `bytes` to `path` through a temporary file in the same directory
 /// followed by a rename (atomic on the same file system). The temporary file
