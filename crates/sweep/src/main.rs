@@ -9,7 +9,8 @@
 //!
 //! `cargo xtask sweep` and `cargo xtask report` call the first two. The
 //! third is what `run` starts once per (point, seed): it sets libtorch's
-//! thread count from the config, once, before any tensor exists.
+//! thread count from the config, once, before any tensor exists, and on
+//! Linux ends with the sweep that started it.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -217,6 +218,18 @@ fn report_command(args: &ReportArgs) -> anyhow::Result<()> {
 }
 
 fn train_one_command(args: &TrainOneArgs) -> anyhow::Result<()> {
+    // A training process outliving a killed sweep would go on using the
+    // CPU for nothing (a resume adopts or reruns its pair anyway).
+    #[cfg(target_os = "linux")]
+    if let Ok(sweep_pid) = std::env::var(songvae_sweep::runner::SWEEP_PID_VARIABLE) {
+        use rustix::process::{Pid, Signal, getppid, set_parent_process_death_signal};
+        set_parent_process_death_signal(Some(Signal::TERM))
+            .context("cannot ask for a signal when the sweep exits")?;
+        let parent = Pid::as_raw(getppid()).to_string();
+        if parent != sweep_pid {
+            anyhow::bail!("the sweep that started this run (process {sweep_pid}) has exited");
+        }
+    }
     let config = RunConfig::from_file(&args.config)?;
     tch::set_num_threads(i32::try_from(config.intra_op_threads).context("intra_op_threads")?);
     let mut on_epoch = |_: usize, _: usize, _: f64, _: f64| {};

@@ -4,7 +4,9 @@
 //! Training runs go to child processes (one per pair, see
 //! [`ChildProcessExecutor`]): a crash or an abort inside libtorch ends one
 //! pair, not the sweep; each run's peak memory is its own process's; and
-//! libtorch's process-wide thread count is set once per child. Baselines
+//! libtorch's process-wide thread count is set once per child. On Linux a
+//! child ends with its sweep (see [`SWEEP_PID_VARIABLE`]), so a sweep killed
+//! outright leaves no training running on. Baselines
 //! (PCA + k-means, k-means on the raw features) are cheap and run in the
 //! worker thread.
 //!
@@ -494,6 +496,13 @@ pub fn run_sweep(
     }
 }
 
+/// The environment variable that gives a training child its sweep's process
+/// id. On Linux the child asks for SIGTERM when its parent exits
+/// (`PR_SET_PDEATHSIG`) and then compares its parent with this id, which
+/// catches a sweep that died before the request took effect; the killed
+/// run is not recorded, and a resume runs it again.
+pub const SWEEP_PID_VARIABLE: &str = "SONGVAE_SWEEP_PID";
+
 /// Runs training pairs as child processes of a binary that accepts
 /// `train-one --features DIR --config FILE --out DIR`, and baselines in
 /// process.
@@ -580,6 +589,7 @@ impl ChildProcessExecutor<'_> {
                 .arg(&config_path)
                 .arg("--out")
                 .arg(run_dir)
+                .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())

@@ -1,7 +1,7 @@
 //! `songvae-sweep` end to end on the fixture dataset: real training in
 //! child processes, the same numbers from the same seeds, a SIGKILL at a
-//! random moment that loses no finished pair, and a bad spec that fails
-//! before anything starts.
+//! random moment that loses no finished pair, training processes that end
+//! with a killed sweep, and a bad spec that fails before anything starts.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -180,4 +180,81 @@ fn a_bad_shard_is_refused() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid --shard: 3/3"), "{stderr}");
+}
+
+/// The live (not zombie) processes whose command line holds `train-one`
+/// and `marker`, from `/proc`.
+#[cfg(target_os = "linux")]
+fn training_processes(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc") {
+        let entry = entry.expect("/proc entry");
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(command_line) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let command_line = String::from_utf8_lossy(&command_line).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+        });
+        if command_line.contains("train-one") && command_line.contains(marker) && !zombie {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn training_processes_end_when_their_sweep_is_killed() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    // Runs long enough (thousands of epochs) to be caught mid-training.
+    let spec = serde_json::json!({
+        "name": "long",
+        "dataset": dataset(),
+        "base": {"max_epochs": 100_000, "min_epochs": 100_000, "hidden_dim": 32},
+        "seeds": 2,
+        "axes": [{"name": "latent_dim", "parameter": "latent_dim", "values": [2]}]
+    });
+    let spec_path = directory.path().join("long.json");
+    std::fs::write(&spec_path, spec.to_string()).expect("write spec");
+    let out = directory.path().join("killed-outright");
+    let marker = out.display().to_string();
+    let mut sweep = Command::new(BINARY)
+        .args(["run", "--quiet", "--jobs", "2", "--spec"])
+        .arg(&spec_path)
+        .arg("--out")
+        .arg(&out)
+        .spawn()
+        .expect("start songvae-sweep");
+    let started = Instant::now();
+    while training_processes(&marker).is_empty() && started.elapsed() < Duration::from_mins(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let running = training_processes(&marker);
+    sweep.kill().expect("SIGKILL the sweep");
+    sweep.wait().expect("reap the sweep");
+    let killed_at = Instant::now();
+    while !training_processes(&marker).is_empty() && killed_at.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = training_processes(&marker);
+    // Whatever the outcome, leave no training behind.
+    for pid in &left {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    }
+    assert!(
+        !running.is_empty(),
+        "no training process seen before the kill"
+    );
+    assert!(
+        left.is_empty(),
+        "training processes {left:?} outlived their sweep"
+    );
+    let recorded = read_results(&out.join("results.jsonl")).map_or(0, |read| read.lines.len());
+    assert_eq!(recorded, 0, "a run killed with its sweep was recorded");
 }
