@@ -40,12 +40,19 @@ fn write_spec(directory: &Path) -> PathBuf {
     path
 }
 
-fn run(spec: &Path, out: &Path) -> Output {
-    Command::new(BINARY)
+/// `songvae-sweep run --quiet --jobs 2 --spec SPEC --out OUT`, not started.
+fn sweep_command(spec: &Path, out: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
         .args(["run", "--quiet", "--jobs", "2", "--spec"])
         .arg(spec)
         .arg("--out")
-        .arg(out)
+        .arg(out);
+    command
+}
+
+fn run(spec: &Path, out: &Path) -> Output {
+    sweep_command(spec, out)
         .output()
         .expect("start songvae-sweep")
 }
@@ -105,13 +112,7 @@ fn a_sweep_runs_reproduces_and_survives_a_kill() {
 
     // SIGKILL once the first pair is recorded, then resume.
     let killed = directory.path().join("killed");
-    let mut child = Command::new(BINARY)
-        .args(["run", "--quiet", "--jobs", "2", "--spec"])
-        .arg(&spec)
-        .arg("--out")
-        .arg(&killed)
-        .spawn()
-        .unwrap();
+    let mut child = sweep_command(&spec, &killed).spawn().unwrap();
     let started = Instant::now();
     loop {
         let recorded =
@@ -224,11 +225,7 @@ fn training_processes_end_when_their_sweep_is_killed() {
     std::fs::write(&spec_path, spec.to_string()).expect("write spec");
     let out = directory.path().join("killed-outright");
     let marker = out.display().to_string();
-    let mut sweep = Command::new(BINARY)
-        .args(["run", "--quiet", "--jobs", "2", "--spec"])
-        .arg(&spec_path)
-        .arg("--out")
-        .arg(&out)
+    let mut sweep = sweep_command(&spec_path, &out)
         .spawn()
         .expect("start songvae-sweep");
     let started = Instant::now();
