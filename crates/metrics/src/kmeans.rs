@@ -180,23 +180,34 @@ pub fn kmeans_from_centres(
 }
 
 /// `tol x mean(var(data, axis=0))`, scikit-learn's `_tolerance`.
+///
+/// Two row-major passes (column sums, then squared deviations), each column
+/// still summed in row order: walking the columns one by one instead reads
+/// the whole array once per column with a stride, far slower on data larger
+/// than the cache.
 fn scaled_tolerance(data: ArrayView2<'_, f64>, tol: f64) -> f64 {
     if tol == 0.0 {
         return 0.0;
     }
     let n_samples = data.nrows() as f64;
+    let mut means = vec![0.0_f64; data.ncols()];
+    for row in data.outer_iter() {
+        for (sum, &value) in means.iter_mut().zip(&row) {
+            *sum += value;
+        }
+    }
+    for mean in &mut means {
+        *mean /= n_samples;
+    }
+    let mut squares = vec![0.0_f64; data.ncols()];
+    for row in data.outer_iter() {
+        for ((square, &value), &mean) in squares.iter_mut().zip(&row).zip(&means) {
+            *square += (value - mean) * (value - mean);
+        }
+    }
     let mut variance_sum = 0.0;
-    for column in data.columns() {
-        let mut sum = 0.0;
-        for &value in column {
-            sum += value;
-        }
-        let mean = sum / n_samples;
-        let mut squares = 0.0;
-        for &value in column {
-            squares += (value - mean) * (value - mean);
-        }
-        variance_sum += squares / n_samples;
+    for square in squares {
+        variance_sum += square / n_samples;
     }
     variance_sum / data.ncols() as f64 * tol
 }
@@ -298,76 +309,125 @@ fn same_partition(first: &[usize], second: &[usize], n_clusters: usize) -> bool 
     true
 }
 
-/// Nearest centre of every row (first on ties), in parallel over row chunks.
-///
-/// The centres are transposed (feature-major) so that the distances of one
-/// row to all centres are accumulated together, centre by centre in SIMD
-/// lanes; each distance is still summed feature by feature in order, so the
-/// values are those of [`squared_distance`].
-fn assign_labels(data: ArrayView2<'_, f64>, centres: &Array2<f64>, labels: &mut [usize]) {
-    let n_clusters = centres.nrows();
-    let n_features = centres.ncols();
-    let mut centres_by_feature = vec![0.0_f64; n_features * n_clusters];
-    for (cluster, centre) in centres.outer_iter().enumerate() {
-        for (feature, &value) in centre.iter().enumerate() {
-            centres_by_feature[feature * n_clusters + cluster] = value;
+/// Rows per tile of [`nearest_centres`]: sixteen `f64` lanes, four AVX
+/// registers, so four independent sums hide the add latency.
+const ROW_TILE: usize = 16;
+
+/// The data as plain slices for Lloyd's steps, built once per run: row-major
+/// (`row_major[row * n_features + f]`) for the centre sums and the inertia,
+/// and feature-major (`feature_major[f * stride + row]`, `stride` the row
+/// count rounded up to [`ROW_TILE`], the padding zeros) so that any tile's
+/// values of one feature are contiguous for [`assign_labels`]. Plain slices
+/// rather than ndarray row views keep the per-row work free of view set-up,
+/// which matters most in debug builds (`cargo xtask` runs one).
+struct LloydData {
+    row_major: Vec<f64>,
+    feature_major: Vec<f64>,
+    stride: usize,
+    n_features: usize,
+}
+
+impl LloydData {
+    fn new(data: ArrayView2<'_, f64>) -> Self {
+        let n_features = data.ncols();
+        let stride = data.nrows().div_ceil(ROW_TILE) * ROW_TILE;
+        let row_major: Vec<f64> = data.iter().copied().collect();
+        let mut feature_major = vec![0.0_f64; n_features * stride];
+        for (row_index, row) in row_major.chunks_exact(n_features).enumerate() {
+            for (feature, &value) in row.iter().enumerate() {
+                feature_major[feature * stride + row_index] = value;
+            }
         }
+        Self {
+            row_major,
+            feature_major,
+            stride,
+            n_features,
+        }
+    }
+}
+
+/// Nearest centre of every row (first on ties), in parallel over row chunks,
+/// sixteen rows at a time as the SIMD lanes of [`nearest_centres`]; each
+/// distance is still summed feature by feature in order, so the values are
+/// those of [`squared_distance`].
+fn assign_labels(data: &LloydData, centres: &Array2<f64>, labels: &mut [usize]) {
+    let mut centre_values = Vec::with_capacity(centres.len());
+    for centre in centres.outer_iter() {
+        centre_values.extend(centre.iter().copied());
     }
     labels
         .par_chunks_mut(ROW_CHUNK)
         .enumerate()
         .for_each(|(chunk_index, chunk_labels)| {
             let start = chunk_index * ROW_CHUNK;
-            let mut distances = vec![0.0_f64; n_clusters];
-            let mut row_values = vec![0.0_f64; n_features];
-            for (offset, label) in chunk_labels.iter_mut().enumerate() {
-                for (slot, &value) in row_values.iter_mut().zip(data.row(start + offset)) {
-                    *slot = value;
-                }
-                nearest_centre_distances(&row_values, &centres_by_feature, &mut distances);
-                let mut best = 0;
-                let mut best_distance = f64::INFINITY;
-                for (centre_index, &distance) in distances.iter().enumerate() {
-                    if distance < best_distance {
-                        best_distance = distance;
-                        best = centre_index;
-                    }
-                }
-                *label = best;
+            for (tile_index, tile_labels) in chunk_labels.chunks_mut(ROW_TILE).enumerate() {
+                let tile = start / ROW_TILE + tile_index;
+                let nearest =
+                    nearest_centres(&data.feature_major, data.stride, tile, &centre_values);
+                tile_labels.copy_from_slice(&nearest[..tile_labels.len()]);
             }
         });
 }
 
-/// `distances[c] = sum_f (row[f] - centres_by_feature[f * k + c])^2`,
-/// features in order; compiled for AVX2 where available (the lanes run over
-/// centres, so the arithmetic and its rounding are the same everywhere).
+/// The nearest centre (first on ties) of rows `tile * ROW_TILE ..` +
+/// [`ROW_TILE`] of the feature-major `values` (`values[f * stride + row]`,
+/// `stride` a multiple of [`ROW_TILE`]),
+/// with `centre_values` row-major (`n_clusters x n_features`): per centre,
+/// `sum_f (row[f] - centre[f])^2` with the features in order, the rows as
+/// SIMD lanes; compiled for AVX2 where available (no fused multiply-adds, so
+/// the arithmetic and its rounding are the same everywhere).
 #[multiversion(targets("x86_64+avx2+fma"))]
-fn nearest_centre_distances(row: &[f64], centres_by_feature: &[f64], distances: &mut [f64]) {
-    let n_clusters = distances.len();
-    distances.fill(0.0);
-    for (&value, centre_values) in row.iter().zip(centres_by_feature.chunks_exact(n_clusters)) {
-        for (distance, &centre_value) in distances.iter_mut().zip(centre_values) {
-            let difference = value - centre_value;
-            *distance += difference * difference;
+fn nearest_centres(
+    values: &[f64],
+    stride: usize,
+    tile: usize,
+    centre_values: &[f64],
+) -> [usize; ROW_TILE] {
+    let n_features = values.len() / stride;
+    let mut best_distances = [f64::INFINITY; ROW_TILE];
+    let mut best = [0_usize; ROW_TILE];
+    for (centre_index, centre) in centre_values.chunks_exact(n_features).enumerate() {
+        let mut distances = [0.0_f64; ROW_TILE];
+        for (column, &centre_value) in values.chunks_exact(stride).zip(centre) {
+            let (column_tiles, _) = column.as_chunks::<ROW_TILE>();
+            let lanes = &column_tiles[tile];
+            for lane in 0..ROW_TILE {
+                let difference = lanes[lane] - centre_value;
+                distances[lane] += difference * difference;
+            }
+        }
+        for lane in 0..ROW_TILE {
+            if distances[lane] < best_distances[lane] {
+                best_distances[lane] = distances[lane];
+                best[lane] = centre_index;
+            }
         }
     }
+    best
 }
 
 /// One M-step: the new centres from `labels`, with scikit-learn's empty
 /// cluster relocation. Returns the new centres and the sum of squared shifts.
 fn update_centres(
     data: ArrayView2<'_, f64>,
+    lloyd_data: &LloydData,
     old_centres: &Array2<f64>,
     labels: &[usize],
 ) -> (Array2<f64>, f64) {
-    let n_clusters = old_centres.nrows();
-    let mut sums = Array2::<f64>::zeros(old_centres.raw_dim());
+    let (n_clusters, n_features) = old_centres.dim();
     let mut weights = vec![0.0_f64; n_clusters];
-    for (row, &label) in data.outer_iter().zip(labels) {
-        let mut sum = sums.row_mut(label);
-        sum += &row;
+    let mut flat_sums = vec![0.0_f64; n_clusters * n_features];
+    for (row, &label) in lloyd_data.row_major.chunks_exact(n_features).zip(labels) {
+        let sum = &mut flat_sums[label * n_features..][..n_features];
+        for (total, &value) in sum.iter_mut().zip(row) {
+            *total += value;
+        }
         weights[label] += 1.0;
     }
+    let mut sums = Array2::from_shape_fn((n_clusters, n_features), |(cluster, feature)| {
+        flat_sums[cluster * n_features + feature]
+    });
     let empty: Vec<usize> = (0..n_clusters)
         .filter(|&cluster| weights[cluster] == 0.0)
         .collect();
@@ -410,6 +470,7 @@ fn lloyd(
     tolerance: f64,
 ) -> KMeansFit {
     let n_samples = data.nrows();
+    let lloyd_data = LloydData::new(data);
     let mut centres = initial_centres;
     let mut labels = vec![0_usize; n_samples];
     let mut labels_old = vec![usize::MAX; n_samples];
@@ -417,8 +478,8 @@ fn lloyd(
     let mut n_iter = 0;
     for iteration in 0..max_iter {
         n_iter = iteration + 1;
-        assign_labels(data, &centres, &mut labels);
-        let (new_centres, shift_total) = update_centres(data, &centres, &labels);
+        assign_labels(&lloyd_data, &centres, &mut labels);
+        let (new_centres, shift_total) = update_centres(data, &lloyd_data, &centres, &labels);
         centres = new_centres;
         if labels == labels_old {
             strict_convergence = true;
@@ -430,11 +491,22 @@ fn lloyd(
         labels_old.copy_from_slice(&labels);
     }
     if !strict_convergence {
-        assign_labels(data, &centres, &mut labels);
+        assign_labels(&lloyd_data, &centres, &mut labels);
     }
+    let mut centre_values = Vec::with_capacity(centres.len());
+    for centre in centres.outer_iter() {
+        centre_values.extend(centre.iter().copied());
+    }
+    let n_features = lloyd_data.n_features;
     let mut inertia = 0.0;
-    for (row, &label) in data.outer_iter().zip(&labels) {
-        inertia += squared_distance(row, centres.row(label));
+    for (row, &label) in lloyd_data.row_major.chunks_exact(n_features).zip(&labels) {
+        let centre = &centre_values[label * n_features..][..n_features];
+        // squared_distance on slices: features in order.
+        let mut distance = 0.0;
+        for (&value, &centre_value) in row.iter().zip(centre) {
+            distance += (value - centre_value) * (value - centre_value);
+        }
+        inertia += distance;
     }
     KMeansFit {
         centres,
@@ -448,8 +520,44 @@ fn lloyd(
 mod tests {
     use ndarray::array;
 
-    use super::{KMeansConfig, kmeans, kmeans_from_centres};
+    use super::{KMeansConfig, LloydData, assign_labels, kmeans, kmeans_from_centres};
     use crate::error::Error;
+
+    #[test]
+    fn tiled_assignment_equals_a_direct_nearest_centre_search() {
+        // Row counts around the 16-row tiles and the 512-row chunks, in
+        // standard and transposed (column-major) layout.
+        for (n_rows, n_features, n_clusters) in
+            [(1, 1, 1), (7, 3, 2), (16, 2, 3), (17, 5, 4), (600, 4, 5)]
+        {
+            let mut state = 12_345_u64 + n_rows as u64;
+            let mut next = || {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                (state >> 11) as f64 / (1_u64 << 53) as f64 * 10.0
+            };
+            let data = ndarray::Array2::from_shape_fn((n_rows, n_features), |_| next());
+            let centres = ndarray::Array2::from_shape_fn((n_clusters, n_features), |_| next());
+            let column_major = data.t().to_owned();
+            for view in [data.view(), column_major.t()] {
+                let mut labels = vec![usize::MAX; n_rows];
+                assign_labels(&LloydData::new(view), &centres, &mut labels);
+                for (row, &label) in view.outer_iter().zip(&labels) {
+                    let mut best = 0;
+                    let mut best_distance = f64::INFINITY;
+                    for (index, centre) in centres.outer_iter().enumerate() {
+                        let distance = super::squared_distance(row, centre);
+                        if distance < best_distance {
+                            best_distance = distance;
+                            best = index;
+                        }
+                    }
+                    assert_eq!(label, best, "{n_rows} rows, {n_features} features");
+                }
+            }
+        }
+    }
 
     #[test]
     fn separated_groups_are_found_and_seeds_are_reproducible() {
