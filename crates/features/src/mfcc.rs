@@ -558,10 +558,10 @@ const BIN_BLOCK: usize = 64;
 /// bin-major `tile`.
 ///
 /// The stores are strided (a row per bin), the price of putting frames in
-/// the inner dimension. Done pair by pair over the whole tile (64 KiB for
-/// 1025 bins), every pair would miss the L1 cache on every row; going
-/// through the bins a block at a time and through the pairs within a block
-/// keeps the written rows in L1 and reads the spectra as sequential streams.
+/// the inner dimension. The bins go a block at a time and the pairs within a
+/// block, so the written rows (4 KiB) stay in the L1 cache rather than the
+/// whole 64 KiB tile being swept once per pair; measured faster than
+/// separating each pair right after its FFT, and than blocks of 16 to 1024.
 fn separate_into_tile(spectra: &[Complex<f32>], fft_length: usize, tile: &mut [TileRow]) {
     let bin_count = tile.len();
     for (pair, spectrum) in spectra
@@ -584,14 +584,12 @@ fn separate_into_tile(spectra: &[Complex<f32>], fft_length: usize, tile: &mut [T
         {
             let forward = &spectrum[block_start..block_end];
             let mirrored = &spectrum[fft_length + 1 - block_end..fft_length + 1 - block_start];
-            let mirrored = mirrored.iter().rev();
-            for (row, (forward, mirrored)) in rows.iter_mut().zip(forward.iter().zip(mirrored)) {
-                let sum = [forward.re + mirrored.re, forward.im + mirrored.im];
-                let difference = [forward.re - mirrored.re, forward.im - mirrored.im];
-                row[pair] = [
-                    0.25 * (sum[0] * sum[0] + difference[1] * difference[1]),
-                    0.25 * (sum[1] * sum[1] + difference[0] * difference[0]),
-                ];
+            for (row, (forward, mirrored)) in rows
+                .iter_mut()
+                .zip(forward.iter().zip(mirrored.iter().rev()))
+            {
+                let (first, second) = separated_power(*forward, *mirrored);
+                row[pair] = [first, second];
             }
         }
         block_start = block_end;
