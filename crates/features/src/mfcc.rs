@@ -799,8 +799,8 @@ impl MfccExtractor {
                 all_finite &= tile_finite;
             });
         if !all_finite {
-            // Non-finite samples, or a finite signal loud enough to overflow
-            // `f32` powers (kept, as before the fused check).
+            // Non-finite samples (an error), or a finite signal loud enough
+            // to overflow `f32` powers (not an error: its energies stay infinite).
             check_signal(samples)?;
         }
         if let Some(top_db) = self.config.top_db {

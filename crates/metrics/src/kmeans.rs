@@ -313,6 +313,9 @@ fn same_partition(first: &[usize], second: &[usize], n_clusters: usize) -> bool 
 /// registers, so four independent sums hide the add latency.
 const ROW_TILE: usize = 16;
 
+// Row chunks are whole tiles, so a chunk's tiles are numbered from `start / ROW_TILE`.
+const _: () = assert!(ROW_CHUNK.is_multiple_of(ROW_TILE));
+
 /// The data as plain slices for Lloyd's steps, built once per run: row-major
 /// (`row_major[row * n_features + f]`) for the centre sums and the inertia,
 /// and feature-major (`feature_major[f * stride + row]`, `stride` the row
@@ -324,7 +327,6 @@ struct LloydData {
     row_major: Vec<f64>,
     feature_major: Vec<f64>,
     stride: usize,
-    n_features: usize,
 }
 
 impl LloydData {
@@ -342,7 +344,6 @@ impl LloydData {
             row_major,
             feature_major,
             stride,
-            n_features,
         }
     }
 }
@@ -352,10 +353,7 @@ impl LloydData {
 /// distance is still summed feature by feature in order, so the values are
 /// those of [`squared_distance`].
 fn assign_labels(data: &LloydData, centres: &Array2<f64>, labels: &mut [usize]) {
-    let mut centre_values = Vec::with_capacity(centres.len());
-    for centre in centres.outer_iter() {
-        centre_values.extend(centre.iter().copied());
-    }
+    let centre_values: Vec<f64> = centres.iter().copied().collect();
     labels
         .par_chunks_mut(ROW_CHUNK)
         .enumerate()
@@ -372,8 +370,8 @@ fn assign_labels(data: &LloydData, centres: &Array2<f64>, labels: &mut [usize]) 
 
 /// The nearest centre (first on ties) of rows `tile * ROW_TILE ..` +
 /// [`ROW_TILE`] of the feature-major `values` (`values[f * stride + row]`,
-/// `stride` a multiple of [`ROW_TILE`]),
-/// with `centre_values` row-major (`n_clusters x n_features`): per centre,
+/// `stride` a multiple of [`ROW_TILE`]), with `centre_values` row-major
+/// (`n_clusters x n_features`): per centre,
 /// `sum_f (row[f] - centre[f])^2` with the features in order, the rows as
 /// SIMD lanes; compiled for AVX2 where available (no fused multiply-adds, so
 /// the arithmetic and its rounding are the same everywhere).
@@ -493,11 +491,8 @@ fn lloyd(
     if !strict_convergence {
         assign_labels(&lloyd_data, &centres, &mut labels);
     }
-    let mut centre_values = Vec::with_capacity(centres.len());
-    for centre in centres.outer_iter() {
-        centre_values.extend(centre.iter().copied());
-    }
-    let n_features = lloyd_data.n_features;
+    let centre_values: Vec<f64> = centres.iter().copied().collect();
+    let n_features = centres.ncols();
     let mut inertia = 0.0;
     for (row, &label) in lloyd_data.row_major.chunks_exact(n_features).zip(&labels) {
         let centre = &centre_values[label * n_features..][..n_features];
