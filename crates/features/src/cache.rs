@@ -19,7 +19,9 @@ use crate::error::{Error, Result};
 /// old caches are recomputed rather than misread or mixed with new numbers.
 /// 2: the MFCC log-mel stage and DCT run in `f32` as librosa's (values move
 /// by about 1e-7 relative).
-pub const CACHE_FORMAT_VERSION: u32 = 2;
+/// 3: fusion fits a column transform per block and records it (`blocks` in
+/// `manifest.json`); failures may name a column and its cell.
+pub const CACHE_FORMAT_VERSION: u32 = 3;
 
 /// Writes `bytes` to `path` through a temporary file in the same directory
 /// followed by a rename (atomic on the same file system). The temporary file

@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::cache::{InputHasher, write_atomic, write_npy_atomic};
 use crate::descriptor::{AudioSource, Descriptor, LyricsSource};
 use crate::error::{Error, Result};
-use crate::fusion::{FusionConfig, Modality, fuse};
+use crate::fusion::{FusedBlock, FusionConfig, Modality, fuse};
 use crate::lyrics::{LyricsConfig, lyrics_vectors};
 use crate::manifest::Manifest;
 use crate::mfcc::{MfccConfig, MfccExtractor};
@@ -52,7 +52,7 @@ use crate::summary::{SummaryConfig, centre_frames, summary_vector};
 /// | `summary` | MFCC mean + std | see [`SummaryConfig`] |
 /// | `frames` | `128` | `1..=100000` frames kept from the centre of each track |
 /// | `lyrics` | word 1-2 grams, 5000 terms, 64 dims | see [`LyricsConfig`] |
-/// | `fusion` | equal weights | see [`FusionConfig`] |
+/// | `fusion` | equal weights, Yeo-Johnson audio, unit-length lyrics rows | see [`FusionConfig`] |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeatureSettings {
@@ -203,8 +203,10 @@ pub struct CacheManifest {
     pub feature_dims: usize,
     /// Columns contributed by each modality, in `modalities` order.
     pub modality_dims: Vec<usize>,
-    /// Scale applied to each modality block after z-scoring.
-    pub modality_scales: Vec<f64>,
+    /// What fusion fitted for each block, in `modalities` order: the
+    /// column transform's parameters, the centre and the weight factor
+    /// (enough to fuse new rows the same way).
+    pub blocks: Vec<FusedBlock>,
     /// `[channels, time]` of each frame matrix when `frames.npy` exists.
     pub frames_shape: Option<[usize; 2]>,
     /// Output files written, manifest excluded.
@@ -1153,7 +1155,7 @@ pub fn build_features(
             blocks.push((*modality, block));
         }
     }
-    let (fused, modality_scales) = fuse(&blocks, &settings.fusion)?;
+    let (fused, fused_blocks) = fuse(&blocks, &settings.fusion)?;
     let files = write_outputs(out_dir, &descriptor, &loaded, &fused)?;
 
     let mut without_lyrics = 0;
@@ -1176,7 +1178,7 @@ pub fn build_features(
         without_lyrics,
         feature_dims: fused.ncols(),
         modality_dims: blocks.iter().map(|(_, block)| block.ncols()).collect(),
-        modality_scales,
+        blocks: fused_blocks,
         frames_shape: loaded
             .frames
             .as_ref()

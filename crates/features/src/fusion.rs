@@ -1,17 +1,34 @@
 //! Fusing audio and lyrics blocks into one feature matrix.
 //!
-//! Each column is z-scored (mean 0, population standard deviation 1, like
-//! scikit-learn's `StandardScaler`; constant columns become 0). A z-scored
-//! block of `d` varying columns has total variance `d`, so a 64-column lyrics
-//! block would outweigh 40 audio columns by sheer width. Each block is
-//! therefore multiplied by `sqrt(weight / d)`, which makes its total variance
-//! equal to its weight: with the default weights of 1 every modality counts
-//! the same, whatever its width.
+//! Every block goes through the same three steps:
+//!
+//! 1. **Unit rows** (lyrics only, on by default): each row divided by its
+//!    Euclidean norm, as scikit-learn's `Normalizer` — the usual step after
+//!    LSA, so that a long song and a short one with the same words point the
+//!    same way. Zero rows (tracks without lyrics) stay zero.
+//! 2. **Column transform** ([`crate::transform`]): for the audio block a
+//!    transform of skewed descriptors (`yeo_johnson` by default); for the
+//!    lyrics block `none` by default, which keeps the SVD's spectrum (the
+//!    leading components carry the most variance). `standard` z-scores every
+//!    column, the rule before this option existed.
+//! 3. **Block weight**: the block is centred and multiplied by one factor so
+//!    that its total variance (the sum of its column variances) equals its
+//!    weight. One factor per block keeps the relative variance of its
+//!    columns, and equal weights (the default) let every modality count the
+//!    same, whatever its width.
+//!
+//! Constant columns (within scikit-learn's rounding bound) become exactly
+//! zero and add nothing to the total; a block with no varying column gets
+//! the factor 0. Everything fitted (the transform's parameters, the centre,
+//! the factor) is returned as a [`FusedBlock`] per block and recorded in the
+//! features `manifest.json`, so [`FusedBlock::apply`] can fuse new rows the
+//! same way.
 
-use ndarray::{Array2, Axis, concatenate};
+use ndarray::{Array2, ArrayView2, Axis, concatenate};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::transform::{ColumnTransform, FittedTransform, is_constant_feature, mean_and_variance};
 
 /// One input modality of the fused matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -63,12 +80,17 @@ pub fn parse_modalities(text: &str) -> Result<Vec<Modality>> {
     Ok(modalities)
 }
 
-/// Relative weights of the modalities: each block's total variance after fusion.
+/// How modality blocks are prepared and weighted.
 ///
 /// | field | default | valid |
 /// |---|---|---|
-/// | `audio_weight` | `1.0` | finite, `>= 0` |
-/// | `lyrics_weight` | `1.0` | finite, `>= 0` |
+/// | `audio_weight` | `1.0` | finite, `>= 0`: total variance of the audio block |
+/// | `lyrics_weight` | `1.0` | finite, `>= 0`: total variance of the lyrics block |
+/// | `audio_transform` | `yeo_johnson` | `standard`, `yeo_johnson`, `quantile_normal`, `robust`, `none` |
+/// | `lyrics_transform` | `none` | the same; `standard` z-scores every lyrics component |
+/// | `lyrics_unit_rows` | `true` | scale each lyrics row to unit length before the transform |
+///
+/// `docs/features.md` gives the measurements behind the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FusionConfig {
@@ -76,6 +98,12 @@ pub struct FusionConfig {
     pub audio_weight: f64,
     /// Total variance of the lyrics block.
     pub lyrics_weight: f64,
+    /// Column transform of the audio block.
+    pub audio_transform: ColumnTransform,
+    /// Column transform of the lyrics block.
+    pub lyrics_transform: ColumnTransform,
+    /// Unit-length lyrics rows.
+    pub lyrics_unit_rows: bool,
 }
 
 impl Default for FusionConfig {
@@ -83,6 +111,9 @@ impl Default for FusionConfig {
         Self {
             audio_weight: 1.0,
             lyrics_weight: 1.0,
+            audio_transform: ColumnTransform::YeoJohnson,
+            lyrics_transform: ColumnTransform::None,
+            lyrics_unit_rows: true,
         }
     }
 }
@@ -112,48 +143,166 @@ impl FusionConfig {
             Modality::Lyrics => self.lyrics_weight,
         }
     }
+
+    /// The column transform of one modality.
+    #[must_use]
+    pub fn transform(&self, modality: Modality) -> ColumnTransform {
+        match modality {
+            Modality::Audio => self.audio_transform,
+            Modality::Lyrics => self.lyrics_transform,
+        }
+    }
+
+    /// Whether one modality's rows are scaled to unit length.
+    #[must_use]
+    pub fn unit_rows(&self, modality: Modality) -> bool {
+        match modality {
+            Modality::Audio => false,
+            Modality::Lyrics => self.lyrics_unit_rows,
+        }
+    }
 }
 
-/// Z-scores every column (population standard deviation); columns whose
-/// standard deviation is zero (or not finite) become all zeros. Returns the
-/// scaled matrix and how many columns vary.
-#[must_use]
-pub fn zscore_columns(matrix: &Array2<f64>) -> (Array2<f64>, usize) {
-    let mut scaled = matrix.clone();
-    let rows = matrix.nrows() as f64;
-    let mut varying_columns = 0;
-    for mut column in scaled.columns_mut() {
-        let mut sum = 0.0;
-        for value in &column {
-            sum += value;
-        }
-        let mean = sum / rows;
-        let mut squared_deviation = 0.0;
-        for value in &column {
-            squared_deviation += (value - mean) * (value - mean);
-        }
-        let deviation = (squared_deviation / rows).sqrt();
-        // A column equal up to rounding noise counts as constant.
-        let constant = !(deviation.is_finite() && deviation > 1e-12 * (1.0 + mean.abs()));
-        if constant {
-            column.fill(0.0);
+/// What fusion fitted for one block: enough to fuse new rows the same way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FusedBlock {
+    /// The modality.
+    pub modality: Modality,
+    /// Columns of the block.
+    pub columns: usize,
+    /// Whether rows were scaled to unit length first.
+    pub unit_rows: bool,
+    /// The fitted column transform.
+    pub transform: FittedTransform,
+    /// Column means after the transform (what centring subtracts); constant
+    /// columns are set to zero whatever their value.
+    pub center: Vec<f64>,
+    /// Whether each column varies after the transform.
+    pub varying: Vec<bool>,
+    /// The factor that gives the block its weight as total variance.
+    pub scale: f64,
+}
+
+impl FusedBlock {
+    /// Fits the block's steps on `block` (tracks x columns) and returns the
+    /// record with the fused block.
+    pub fn fit(
+        modality: Modality,
+        block: ArrayView2<'_, f64>,
+        config: &FusionConfig,
+    ) -> Result<(Self, Array2<f64>)> {
+        let unit_rows = config.unit_rows(modality);
+        let prepared = if unit_rows {
+            unit_length_rows(block)
         } else {
-            varying_columns += 1;
-            for value in &mut column {
-                *value = (*value - mean) / deviation;
+            block.to_owned()
+        };
+        let transform = config
+            .transform(modality)
+            .fit(prepared.view())
+            .map_err(|error| block_error(modality, &error))?;
+        let transformed = transform
+            .transform(prepared.view())
+            .map_err(|error| block_error(modality, &error))?;
+        let mut center = Vec::with_capacity(block.ncols());
+        let mut varying = Vec::with_capacity(block.ncols());
+        let mut total_variance = 0.0;
+        for column in transformed.columns() {
+            let values = column.to_vec();
+            let (mean, variance) = mean_and_variance(&values);
+            let varies = !is_constant_feature(variance, mean, values.len());
+            if varies {
+                total_variance += variance;
+            }
+            center.push(mean);
+            varying.push(varies);
+        }
+        let scale = if total_variance > 0.0 {
+            (config.weight(modality) / total_variance).sqrt()
+        } else {
+            0.0
+        };
+        let record = Self {
+            modality,
+            columns: block.ncols(),
+            unit_rows,
+            transform,
+            center,
+            varying,
+            scale,
+        };
+        let fused = record.weighted(transformed);
+        Ok((record, fused))
+    }
+
+    /// Fuses new rows of this block with the fitted steps.
+    pub fn apply(&self, block: ArrayView2<'_, f64>) -> Result<Array2<f64>> {
+        let prepared = if self.unit_rows {
+            unit_length_rows(block)
+        } else {
+            block.to_owned()
+        };
+        let transformed = self
+            .transform
+            .transform(prepared.view())
+            .map_err(|error| block_error(self.modality, &error))?;
+        Ok(self.weighted(transformed))
+    }
+
+    /// Centres the transformed block, zeroes its constant columns and scales it.
+    fn weighted(&self, mut transformed: Array2<f64>) -> Array2<f64> {
+        for (index, mut column) in transformed.columns_mut().into_iter().enumerate() {
+            if self.varying[index] {
+                for value in &mut column {
+                    *value = (*value - self.center[index]) * self.scale;
+                }
+            } else {
+                column.fill(0.0);
+            }
+        }
+        transformed
+    }
+}
+
+fn block_error(modality: Modality, error: &Error) -> Error {
+    let reason = match error {
+        Error::InvalidConfig { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    };
+    Error::InvalidConfig {
+        key: format!("fusion.{}_transform", modality.name()),
+        reason: format!("{} block: {reason}", modality.name()),
+    }
+}
+
+/// Each row divided by its Euclidean norm (scikit-learn's `Normalizer`);
+/// zero rows stay zero.
+#[must_use]
+pub fn unit_length_rows(block: ArrayView2<'_, f64>) -> Array2<f64> {
+    let mut output = block.to_owned();
+    for mut row in output.rows_mut() {
+        let mut squares = 0.0;
+        for value in &row {
+            squares += value * value;
+        }
+        let norm = squares.sqrt();
+        if norm > 0.0 {
+            for value in &mut row {
+                *value /= norm;
             }
         }
     }
-    (scaled, varying_columns)
+    output
 }
 
-/// Fuses modality blocks (same row count, in the given order): z-scores each
-/// block and scales it to total variance equal to its weight. Also returns
-/// the scale factor applied to each block.
+/// Fuses modality blocks (same row count, in the given order): each block
+/// through its steps (see the module docs), then joined column-wise.
+/// Returns the fused matrix and what was fitted for each block.
 pub fn fuse(
     blocks: &[(Modality, &Array2<f64>)],
     config: &FusionConfig,
-) -> Result<(Array2<f64>, Vec<f64>)> {
+) -> Result<(Array2<f64>, Vec<FusedBlock>)> {
     config.validate()?;
     let Some((_, first)) = blocks.first() else {
         return Err(Error::InvalidConfig {
@@ -162,8 +311,8 @@ pub fn fuse(
         });
     };
     let rows = first.nrows();
-    let mut scaled_blocks = Vec::with_capacity(blocks.len());
-    let mut scales = Vec::with_capacity(blocks.len());
+    let mut fused_blocks = Vec::with_capacity(blocks.len());
+    let mut records = Vec::with_capacity(blocks.len());
     for (modality, block) in blocks {
         if block.nrows() != rows {
             return Err(Error::InvalidConfig {
@@ -175,23 +324,17 @@ pub fn fuse(
                 ),
             });
         }
-        let (mut standardised, varying_columns) = zscore_columns(block);
-        let scale = if varying_columns == 0 {
-            0.0
-        } else {
-            (config.weight(*modality) / varying_columns as f64).sqrt()
-        };
-        standardised *= scale;
-        scaled_blocks.push(standardised);
-        scales.push(scale);
+        let (record, fused) = FusedBlock::fit(*modality, block.view(), config)?;
+        fused_blocks.push(fused);
+        records.push(record);
     }
-    let mut views = Vec::with_capacity(scaled_blocks.len());
-    for block in &scaled_blocks {
+    let mut views = Vec::with_capacity(fused_blocks.len());
+    for block in &fused_blocks {
         views.push(block.view());
     }
     let fused = concatenate(Axis(1), &views).map_err(|error| Error::InvalidConfig {
         key: "modalities".to_string(),
         reason: format!("cannot join blocks: {error}"),
     })?;
-    Ok((fused, scales))
+    Ok((fused, records))
 }

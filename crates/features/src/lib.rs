@@ -16,3 +16,4 @@ pub mod lyrics;
 pub mod manifest;
 pub mod mfcc;
 pub mod summary;
+pub mod transform;
