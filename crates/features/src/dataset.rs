@@ -175,6 +175,33 @@ pub struct TrackFailure {
     pub path: String,
     /// What went wrong.
     pub reason: String,
+    /// The manifest column whose cell was bad, when one was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The text of that cell (empty for a missing value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cell: Option<String>,
+}
+
+/// Which manifest columns make the audio vector of a table dataset
+/// (`audio.columns`), and why the others do not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioColumns {
+    /// Columns in the audio vector, in manifest order.
+    pub used: Vec<String>,
+    /// Columns left out, each with its reason.
+    pub excluded: Vec<ExcludedColumn>,
+}
+
+/// A manifest column left out of the audio vector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExcludedColumn {
+    /// The column.
+    pub column: String,
+    /// Why: the id, a label, listed in `audio.exclude`, no values, or text.
+    pub reason: String,
 }
 
 /// The contents of `manifest.json`: what was computed, from what, and how.
@@ -209,6 +236,8 @@ pub struct CacheManifest {
     pub blocks: Vec<FusedBlock>,
     /// `[channels, time]` of each frame matrix when `frames.npy` exists.
     pub frames_shape: Option<[usize; 2]>,
+    /// The manifest columns of a table dataset's audio vector, used and excluded.
+    pub audio_columns: Option<AudioColumns>,
     /// Output files written, manifest excluded.
     pub files: Vec<String>,
 }
@@ -257,6 +286,24 @@ impl BuildReport {
                 manifest.tracks
             ));
         }
+        if let Some(columns) = &manifest.audio_columns {
+            lines.push(format!(
+                "audio columns used ({}): {}",
+                columns.used.len(),
+                columns.used.join(", ")
+            ));
+            if !columns.excluded.is_empty() {
+                let mut excluded = Vec::new();
+                for column in &columns.excluded {
+                    excluded.push(format!("{} ({})", column.column, column.reason));
+                }
+                lines.push(format!(
+                    "audio columns excluded ({}): {}",
+                    excluded.len(),
+                    excluded.join("; ")
+                ));
+            }
+        }
         for failure in &self.failures {
             lines.push(format!(
                 "failed: id `{}` (line {}) {}: {}",
@@ -286,6 +333,8 @@ pub struct LoadedDataset {
     pub has_lyrics: Vec<bool>,
     /// The failing tracks.
     pub failures: Vec<TrackFailure>,
+    /// The manifest columns of the audio vector, for table datasets.
+    pub audio_columns: Option<AudioColumns>,
 }
 
 /// The raw per-track values read in the parallel pass.
@@ -307,6 +356,8 @@ type LoadedRows = Vec<(usize, String, TrackValues)>;
 struct TrackError {
     path: PathBuf,
     reason: String,
+    /// The bad manifest cell: its column and text.
+    cell: Option<(String, String)>,
 }
 
 impl TrackError {
@@ -314,6 +365,15 @@ impl TrackError {
         Self {
             path: path.to_path_buf(),
             reason: reason.into(),
+            cell: None,
+        }
+    }
+
+    fn in_cell(path: &Path, reason: impl Into<String>, column: &str, cell: &str) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+            cell: Some((column.to_owned(), cell.to_owned())),
         }
     }
 }
@@ -323,6 +383,7 @@ struct Columns {
     id: usize,
     labels: Vec<usize>,
     audio_values: Vec<(String, usize)>,
+    audio_choice: Option<AudioColumns>,
     audio_files: Option<usize>,
     lyrics_text: Option<usize>,
     lyrics_files: Option<usize>,
@@ -339,6 +400,7 @@ fn resolve_columns(
         labels.push(manifest.column_index(label, "labels")?);
     }
     let mut audio_values = Vec::new();
+    let mut audio_columns = None;
     let mut audio_files = None;
     if modalities.contains(&Modality::Audio) {
         match &descriptor.audio {
@@ -349,17 +411,50 @@ fn resolve_columns(
                         manifest.column_index(column, "audio.columns")?,
                     ));
                 }
+                audio_columns = Some(AudioColumns {
+                    used: columns.clone(),
+                    excluded: Vec::new(),
+                });
             }
             Some(AudioSource::NumericColumns { exclude }) => {
                 for column in exclude {
                     manifest.column_index(column, "audio.exclude")?;
                 }
+                let mut choice = AudioColumns::default();
                 for (index, column) in manifest.columns.iter().enumerate() {
-                    let skipped = *column == descriptor.id_column
-                        || descriptor.labels.contains(column)
-                        || exclude.contains(column);
-                    if !skipped && manifest.is_numeric_column(index) {
-                        audio_values.push((column.clone(), index));
+                    let reason = if *column == descriptor.id_column {
+                        Some("the id column".to_owned())
+                    } else if descriptor.labels.contains(column) {
+                        Some("a label column".to_owned())
+                    } else if exclude.contains(column) {
+                        Some("listed in audio.exclude".to_owned())
+                    } else {
+                        let census = manifest.column_census(index);
+                        if census.filled == 0 {
+                            Some("no values".to_owned())
+                        } else if census.is_numeric() {
+                            None
+                        } else {
+                            let example = census
+                                .first_text
+                                .map(|(line, text)| format!(", first `{text}` on line {line}"))
+                                .unwrap_or_default();
+                            Some(format!(
+                                "text: {} of {} filled cells are not numbers{example}",
+                                census.filled - census.numeric,
+                                census.filled
+                            ))
+                        }
+                    };
+                    match reason {
+                        None => {
+                            audio_values.push((column.clone(), index));
+                            choice.used.push(column.clone());
+                        }
+                        Some(reason) => choice.excluded.push(ExcludedColumn {
+                            column: column.clone(),
+                            reason,
+                        }),
                     }
                 }
                 if audio_values.is_empty() {
@@ -368,6 +463,7 @@ fn resolve_columns(
                         reason: "key `audio.columns` is \"numeric\" but the manifest has no numeric column left".to_string(),
                     });
                 }
+                audio_columns = Some(choice);
             }
             Some(AudioSource::Files { column }) => {
                 audio_files = Some(manifest.column_index(column, "audio.files")?);
@@ -392,6 +488,7 @@ fn resolve_columns(
         id,
         labels,
         audio_values,
+        audio_choice: audio_columns,
         audio_files,
         lyrics_text,
         lyrics_files,
@@ -548,17 +645,21 @@ fn load_audio(
             for (column_name, column_index) in &columns.audio_values {
                 let cell = row[*column_index].trim();
                 if cell.is_empty() {
-                    return Err(TrackError::new(
+                    return Err(TrackError::in_cell(
                         &manifest.path,
                         format!("column `{column_name}` has no value"),
+                        column_name,
+                        cell,
                     ));
                 }
                 match cell.parse::<f64>() {
                     Ok(value) if value.is_finite() => vector.push(value),
                     _ => {
-                        return Err(TrackError::new(
+                        return Err(TrackError::in_cell(
                             &manifest.path,
                             format!("column `{column_name}` value `{cell}` is not a finite number"),
+                            column_name,
+                            cell,
                         ));
                     }
                 }
@@ -778,6 +879,8 @@ fn check_rows(
                     line: manifest.row_lines[row_index],
                     path: manifest.path.display().to_string(),
                     reason,
+                    column: None,
+                    cell: None,
                 },
             )),
             None => passing.push((row_index, id)),
@@ -872,6 +975,8 @@ fn check_shapes(
                         shape.unwrap_or_default(),
                         expected_shape.clone().unwrap_or_default()
                     ),
+                    column: None,
+                    cell: None,
                 });
                 break;
             }
@@ -882,6 +987,20 @@ fn check_shapes(
         }
     }
     (survivors, expected)
+}
+
+/// A progress bar over `tracks` tracks, or a hidden one.
+fn track_progress_bar(tracks: usize, progress: bool) -> ProgressBar {
+    if !progress {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(tracks as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} tracks  {per_sec}  ETA {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// Loads every track of a dataset for the given modalities: the per-track
@@ -914,17 +1033,7 @@ pub fn load_dataset(
         settings,
         extractor: extractor.as_ref(),
     };
-    let bar = if progress {
-        let bar = ProgressBar::new(candidate_rows.len() as u64);
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} tracks  {per_sec}  ETA {eta}")
-        {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = track_progress_bar(candidate_rows.len(), progress);
     let results: Vec<std::result::Result<TrackValues, TrackError>> = candidate_rows
         .par_iter()
         .map(|(row_index, id)| {
@@ -946,6 +1055,8 @@ pub fn load_dataset(
                     line: manifest.row_lines[row_index],
                     path: error.path.display().to_string(),
                     reason: error.reason,
+                    column: error.cell.as_ref().map(|(column, _)| column.clone()),
+                    cell: error.cell.map(|(_, cell)| cell),
                 },
             )),
         }
@@ -996,6 +1107,7 @@ pub fn load_dataset(
         lyrics,
         has_lyrics,
         failures,
+        audio_columns: columns.audio_choice.clone(),
     })
 }
 
@@ -1183,6 +1295,7 @@ pub fn build_features(
             .frames
             .as_ref()
             .map(|frames| [frames.shape()[1], frames.shape()[2]]),
+        audio_columns: loaded.audio_columns.clone(),
         files,
     };
     write_atomic(

@@ -212,22 +212,54 @@ impl Manifest {
         }
     }
 
-    /// Whether a column is numeric: at least one non-empty cell and every
-    /// non-empty cell parses as a finite number.
+    /// How many cells of a column are filled and how many of those parse as
+    /// finite numbers, with the first cell that does not.
     #[must_use]
-    pub fn is_numeric_column(&self, column_index: usize) -> bool {
-        let mut seen_value = false;
-        for row in &self.rows {
+    pub fn column_census(&self, column_index: usize) -> ColumnCensus {
+        let mut census = ColumnCensus::default();
+        for (row_index, row) in self.rows.iter().enumerate() {
             let cell = row[column_index].trim();
             if cell.is_empty() {
                 continue;
             }
+            census.filled += 1;
             match cell.parse::<f64>() {
-                Ok(value) if value.is_finite() => seen_value = true,
-                _ => return false,
+                Ok(value) if value.is_finite() => census.numeric += 1,
+                _ => {
+                    if census.first_text.is_none() {
+                        census.first_text = Some((self.row_lines[row_index], cell.to_owned()));
+                    }
+                }
             }
         }
-        seen_value
+        census
+    }
+
+    /// Whether a column is numeric: more than half of its filled cells (and
+    /// at least one) parse as finite numbers. A numeric column with a few
+    /// bad cells (`n/a`, `12,5`) stays numeric; the rows with those cells fail.
+    #[must_use]
+    pub fn is_numeric_column(&self, column_index: usize) -> bool {
+        self.column_census(column_index).is_numeric()
+    }
+}
+
+/// Filled and numeric cells of one manifest column.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnCensus {
+    /// Non-empty cells.
+    pub filled: usize,
+    /// Non-empty cells that parse as finite numbers.
+    pub numeric: usize,
+    /// Manifest line and text of the first filled cell that is not a finite number.
+    pub first_text: Option<(u64, String)>,
+}
+
+impl ColumnCensus {
+    /// More than half of the filled cells are numbers.
+    #[must_use]
+    pub fn is_numeric(&self) -> bool {
+        self.numeric > 0 && self.numeric * 2 > self.filled
     }
 }
 

@@ -411,18 +411,57 @@ fn numeric_columns_skip_id_labels_and_excluded_and_fail_bad_cells() {
     );
     let out = root.join("out");
     let report = build_small(&descriptor, &out).expect("builds");
-    // `energy` holds "high", so it is not numeric: only `tempo` is used, and
-    // row c, whose tempo is empty, fails.
-    assert_eq!(report.manifest.feature_dims, 1);
+    // `energy` holds one "high" among numbers, so it stays numeric and row
+    // d fails on that cell; row c, whose tempo is empty, fails too.
+    assert_eq!(report.manifest.feature_dims, 2);
     assert_eq!(
         std::fs::read_to_string(out.join("ids.txt")).expect("ids"),
-        "a\nb\nd\ne\n"
+        "a\nb\ne\n"
     );
     let failures = read_failures(&out).expect("failures.json");
-    assert_eq!(failures.len(), 1);
+    assert_eq!(failures.len(), 2);
     assert!(
         failures[0].reason.contains("column `tempo` has no value"),
         "{failures:?}"
+    );
+    assert_eq!(failures[0].column.as_deref(), Some("tempo"));
+    assert_eq!(failures[0].cell.as_deref(), Some(""));
+    assert_eq!(
+        (failures[1].id.as_str(), failures[1].line),
+        ("d", 5),
+        "{failures:?}"
+    );
+    assert_eq!(failures[1].column.as_deref(), Some("energy"));
+    assert_eq!(failures[1].cell.as_deref(), Some("high"));
+    let columns = report
+        .manifest
+        .audio_columns
+        .as_ref()
+        .expect("a table dataset");
+    assert_eq!(columns.used, vec!["tempo", "energy"]);
+    let mut excluded = Vec::new();
+    for column in &columns.excluded {
+        excluded.push(format!("{}: {}", column.column, column.reason));
+    }
+    assert_eq!(
+        excluded,
+        vec![
+            "name: the id column",
+            "length: listed in audio.exclude",
+            "label: a label column",
+            "comment: text: 5 of 5 filled cells are not numbers, first `fast, loud` on line 2",
+        ]
+    );
+    let summary = report.summary_text();
+    assert!(
+        summary.contains("audio columns used (2): tempo, energy"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(
+            "audio columns excluded (4): name (the id column); length (listed in audio.exclude)"
+        ),
+        "{summary}"
     );
 
     std::fs::write(
@@ -628,4 +667,77 @@ fn settings_and_modalities_are_checked_before_work() {
     .expect("valid settings");
     assert_eq!(parsed.lyrics.dims, 8);
     assert_eq!(parsed.modalities, Some(vec![Modality::Audio]));
+}
+
+#[test]
+fn a_numeric_column_with_a_bad_cell_keeps_its_place_and_the_track_fails() {
+    // (bad cell as written in the CSV, the cell text failures.json names, reason)
+    let cases = [
+        (
+            "n/a",
+            "n/a",
+            "column `rms_var` value `n/a` is not a finite number",
+        ),
+        (
+            "\"12,5\"",
+            "12,5",
+            "column `rms_var` value `12,5` is not a finite number",
+        ),
+        (
+            "NaN",
+            "NaN",
+            "column `rms_var` value `NaN` is not a finite number",
+        ),
+        (
+            "inf",
+            "inf",
+            "column `rms_var` value `inf` is not a finite number",
+        ),
+        ("", "", "column `rms_var` has no value"),
+    ];
+    for (written, cell, reason) in cases {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let root = directory.path();
+        let mut table = String::from("id,tempo,rms_var,label\n");
+        for row in 0..8 {
+            let rms = if row == 3 {
+                written.to_owned()
+            } else {
+                format!("{}.5", row * 7)
+            };
+            let label = ["a", "b"][row % 2];
+            table.push_str(
+                &[
+                    format!("t{row}"),
+                    (90 + row).to_string(),
+                    rms,
+                    label.to_owned(),
+                ]
+                .join(","),
+            );
+            table.push('\n');
+        }
+        std::fs::write(root.join("table.csv"), table).expect("write");
+        let descriptor = write_descriptor(
+            root,
+            r#"{"name": "table", "manifest": "table.csv", "id_column": "id",
+                "audio": {"columns": "numeric"}, "labels": ["label"]}"#,
+        );
+        let out = root.join("out");
+        let report = build_small(&descriptor, &out).expect("builds");
+        assert_eq!(
+            report.manifest.feature_dims, 2,
+            "{written}: rms_var keeps its place"
+        );
+        assert_eq!(report.manifest.tracks, 7, "{written}");
+        let failures = read_failures(&out).expect("failures.json");
+        assert_eq!(failures.len(), 1, "{written}: {failures:?}");
+        let failure = &failures[0];
+        assert_eq!((failure.id.as_str(), failure.line), ("t3", 5), "{written}");
+        assert_eq!(failure.column.as_deref(), Some("rms_var"), "{written}");
+        assert_eq!(failure.cell.as_deref(), Some(cell), "{written}");
+        assert_eq!(failure.reason, reason, "{written}");
+        let json = std::fs::read_to_string(out.join("failures.json")).expect("failures.json");
+        assert!(json.contains("\"column\": \"rms_var\""), "{json}");
+    }
 }
