@@ -119,6 +119,26 @@ pub struct PointStats {
     pub metrics: BTreeMap<Column, Summary>,
     /// Seeds of the completed pairs, ascending.
     pub completed_seeds: Vec<u64>,
+    /// Statistics of ARI, NMI and purity against each label column, by label.
+    pub labels: BTreeMap<String, BTreeMap<Column, Summary>>,
+}
+
+/// The external scores that every label column gets.
+pub const LABEL_COLUMNS: [Column; 3] = [Column::Ari, Column::Nmi, Column::Purity];
+
+/// The label columns that the lines were scored against, in the order
+/// they first appear (the primary label first).
+#[must_use]
+pub fn scored_labels<'a>(lines: impl IntoIterator<Item = &'a ResultLine>) -> Vec<String> {
+    let mut labels: Vec<String> = Vec::new();
+    for line in lines {
+        for scores in &line.labels {
+            if !labels.contains(&scores.label) {
+                labels.push(scores.label.clone());
+            }
+        }
+    }
+    labels
 }
 
 impl PointStats {
@@ -180,6 +200,26 @@ pub fn aggregate(lines: &[ResultLine]) -> BTreeMap<String, PointStats> {
             }
             if let Some(summary) = summarise(&values) {
                 point_stats.metrics.insert(column, summary);
+            }
+        }
+        for label in scored_labels(point_lines.iter().copied()) {
+            for column in LABEL_COLUMNS {
+                let mut values = Vec::new();
+                for line in &point_lines {
+                    if line.status == PairStatus::Completed
+                        && let Some(value) = line.label_metric(&label, column)
+                        && value.is_finite()
+                    {
+                        values.push(value);
+                    }
+                }
+                if let Some(summary) = summarise(&values) {
+                    point_stats
+                        .labels
+                        .entry(label.clone())
+                        .or_default()
+                        .insert(column, summary);
+                }
             }
         }
         stats.insert(point, point_stats);

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use songvae_features::cache::write_atomic;
 use songvae_models::spec::Architecture;
 
-use crate::aggregate::{PointStats, Summary, aggregate};
+use crate::aggregate::{LABEL_COLUMNS, PointStats, Summary, aggregate, scored_labels};
 use crate::error::{Error, Result};
 use crate::plots::{self, PlotFile};
 use crate::results::{ResultLine, merge_results};
@@ -123,7 +123,9 @@ pub fn write_report(study: &Study, out_dir: &Path) -> Result<ReportFiles> {
     Ok(ReportFiles { written })
 }
 
-/// `results.csv`: one row per (point, seed), every metric a column.
+/// `results.csv`: one row per (point, seed), every metric a column, then
+/// `ari[label]`, `nmi[label]` and `purity[label]` for every label column
+/// the runs were scored against.
 pub fn results_csv(study: &Study) -> Result<Vec<u8>> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     let mut header = vec![
@@ -137,6 +139,12 @@ pub fn results_csv(study: &Study) -> Result<Vec<u8>> {
     ];
     for column in Column::NUMERIC {
         header.push(column.name().to_owned());
+    }
+    let labels = scored_labels(&study.lines);
+    for label in &labels {
+        for column in LABEL_COLUMNS {
+            header.push(format!("{}[{label}]", column.name()));
+        }
     }
     let csv_error = |error: csv::Error| Error::Results {
         path: PathBuf::from("results.csv"),
@@ -160,6 +168,15 @@ pub fn results_csv(study: &Study) -> Result<Vec<u8>> {
                     .map(|value| value.to_string())
                     .unwrap_or_default(),
             );
+        }
+        for label in &labels {
+            for column in LABEL_COLUMNS {
+                record.push(
+                    line.label_metric(label, column)
+                        .map(|value| value.to_string())
+                        .unwrap_or_default(),
+                );
+            }
         }
         writer.write_record(&record).map_err(csv_error)?;
     }
@@ -592,6 +609,12 @@ pub fn render_markdown(
         .first()
         .map_or("labelled", |label| label.name.as_str());
     let _ = writeln!(text, "{}\n", recommendation(plan, stats, primary_label));
+    let labels = scored_labels(&study.lines);
+    if !labels.is_empty() {
+        let _ = writeln!(text, "## Agreement with each label\n");
+        text.push_str(&per_label_summary(plan, stats, &labels));
+        text.push('\n');
+    }
     for plot in plots {
         if plot.axis.is_none() {
             let _ = writeln!(
@@ -753,6 +776,78 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
     } else {
         Some(sentences.join(" "))
     }
+}
+
+/// The best trained point and the best baseline by ARI against each label
+/// column, with their NMI, as a table and one sentence per label.
+fn per_label_summary(
+    plan: &Plan,
+    stats: &BTreeMap<String, PointStats>,
+    labels: &[String],
+) -> String {
+    let mut table = String::from(
+        "| label | best trained point | ARI | NMI | best baseline | ARI | NMI |\n|---|---|---|---|---|---|---|\n",
+    );
+    let mut notes = Vec::new();
+    for label in labels {
+        let mut best: [Option<(&str, &BTreeMap<Column, Summary>)>; 2] = [None, None];
+        for point in &plan.points {
+            let Some(scores) = stats
+                .get(&point.id)
+                .and_then(|point_stats| point_stats.labels.get(label))
+            else {
+                continue;
+            };
+            let Some(ari) = scores.get(&Column::Ari) else {
+                continue;
+            };
+            let slot = match point.job {
+                Job::Train(_) => &mut best[0],
+                Job::Baseline { .. } => &mut best[1],
+            };
+            if slot.is_none_or(|(_, current)| {
+                current
+                    .get(&Column::Ari)
+                    .is_none_or(|current_ari| ari.mean > current_ari.mean)
+            }) {
+                *slot = Some((point.label.as_str(), scores));
+            }
+        }
+        let mut cells = vec![format!("`{label}`")];
+        for entry in &best {
+            match entry {
+                Some((point_label, scores)) => {
+                    cells.push((*point_label).to_owned());
+                    for column in [Column::Ari, Column::Nmi] {
+                        cells.push(
+                            scores
+                                .get(&column)
+                                .map(|summary| format_summary(column, summary))
+                                .unwrap_or_default(),
+                        );
+                    }
+                }
+                None => cells.extend(["-".to_owned(), String::new(), String::new()]),
+            }
+        }
+        let _ = writeln!(table, "| {} |", cells.join(" | "));
+        let best_ari = best
+            .iter()
+            .flatten()
+            .filter_map(|(_, scores)| scores.get(&Column::Ari).map(|summary| summary.mean))
+            .fold(f64::NEG_INFINITY, f64::max);
+        if best_ari.is_finite() && best_ari < WEAK_AGREEMENT {
+            notes.push(format!(
+                "No point recovers `{label}` (best ARI {best_ari:.3}, below {WEAK_AGREEMENT}): these features do not separate its classes."
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        table.push('\n');
+        table.push_str(&notes.join(" "));
+        table.push('\n');
+    }
+    table
 }
 
 /// Below this ARI the clusters hardly match the labels at all (chance is 0).

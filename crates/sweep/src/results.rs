@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use songvae_train::run::{RunResult, RunStatus, Scores};
+use songvae_train::run::{LabelScores, RunResult, RunStatus, Scores};
 
 use crate::error::{Error, Result};
 use crate::spec::Column;
@@ -122,6 +122,9 @@ pub struct ResultLine {
     /// Run directory relative to the sweep's output directory.
     #[serde(default)]
     pub run_dir: Option<String>,
+    /// ARI, NMI and purity against every label column (the first is the primary).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<LabelScores>,
 }
 
 impl ResultLine {
@@ -175,6 +178,19 @@ impl ResultLine {
         self.purity = scores.purity;
         self.disentanglement_score = scores.mig;
         self.active_units = scores.active_units.map(|count| count as f64);
+        self.labels.clone_from(&scores.labels);
+    }
+
+    /// The value of an external score (ARI, NMI or purity) against one label column.
+    #[must_use]
+    pub fn label_metric(&self, label: &str, column: Column) -> Option<f64> {
+        let scores = self.labels.iter().find(|scores| scores.label == label)?;
+        match column {
+            Column::Ari => Some(scores.ari),
+            Column::Nmi => Some(scores.nmi),
+            Column::Purity => Some(scores.purity),
+            _ => None,
+        }
     }
 
     /// The value of a numeric column.

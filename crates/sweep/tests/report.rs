@@ -8,6 +8,7 @@ mod common;
 use common::assert_snapshot;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::results::PairStatus;
+use songvae_train::run::LabelScores;
 
 fn canned() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sweeps/canned")
@@ -67,6 +68,68 @@ fn the_same_results_give_the_same_report() {
             "{file}"
         );
     }
+}
+
+#[test]
+fn every_scored_label_gets_csv_columns_and_a_report_row() {
+    let mut study = load_study(&[canned()]).unwrap();
+    for line in &mut study.lines {
+        if let (Some(ari), Some(nmi), Some(purity)) = (line.ari, line.nmi, line.purity) {
+            line.labels = vec![
+                LabelScores {
+                    label: "genre".to_owned(),
+                    ari,
+                    nmi,
+                    purity,
+                },
+                LabelScores {
+                    label: "language".to_owned(),
+                    ari: ari / 20.0,
+                    nmi: nmi / 10.0,
+                    purity: 0.5,
+                },
+            ];
+        }
+    }
+    let directory = tempfile::tempdir().unwrap();
+    write_report(&study, directory.path()).unwrap();
+    let csv = std::fs::read_to_string(directory.path().join("results.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.ends_with(",parameters,ari[genre],nmi[genre],purity[genre],ari[language],nmi[language],purity[language]"),
+        "{header}"
+    );
+    let first_row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    let ari_column = header.split(',').position(|name| name == "ari").unwrap();
+    assert_eq!(
+        first_row[ari_column],
+        first_row[first_row.len() - 6],
+        "ari[genre] is the primary ari"
+    );
+    let report = std::fs::read_to_string(directory.path().join("report.md")).unwrap();
+    assert!(report.contains("## Agreement with each label"), "{report}");
+    assert!(
+        report.contains("| label | best trained point | ARI | NMI | best baseline | ARI | NMI |"),
+        "{report}"
+    );
+    let genre_row = report
+        .lines()
+        .find(|line| line.starts_with("| `genre` |"))
+        .unwrap();
+    let language_row = report
+        .lines()
+        .find(|line| line.starts_with("| `language` |"))
+        .unwrap();
+    assert!(
+        genre_row.contains("KMeans (raw features)") || genre_row.contains("PCA+KMeans"),
+        "{genre_row}"
+    );
+    assert!(language_row.split(" | ").count() == 7, "{language_row}");
+    assert!(
+        report.contains("No point recovers `language` (best ARI"),
+        "language ARI is below 0.1 everywhere: {report}"
+    );
+    assert!(!report.contains("No point recovers `genre`"), "{report}");
 }
 
 #[test]

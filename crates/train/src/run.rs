@@ -85,6 +85,24 @@ pub struct Scores {
     pub mig: Option<f64>,
     /// Latent dimensions whose mean varies by more than 0.01 across tracks.
     pub active_units: Option<usize>,
+    /// ARI, NMI and purity against every label column, in descriptor order
+    /// (the first is the primary label of `ari`, `nmi` and `purity`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<LabelScores>,
+}
+
+/// Agreement of the clusters with one label column.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelScores {
+    /// The label column.
+    pub label: String,
+    /// Adjusted Rand index.
+    pub ari: f64,
+    /// Normalised mutual information (arithmetic).
+    pub nmi: f64,
+    /// Purity.
+    pub purity: f64,
 }
 
 /// What a run reports (written as `result.json`).
@@ -567,7 +585,7 @@ fn encode_all(
 
 /// Clusters the latent means with k-means (seeded by the run's seed), then
 /// scores: internal scores of the clusters, external ones against the
-/// primary label, MIG over every label, active units.
+/// primary label (and each label column), MIG over every label, active units.
 /// Clusters an embedding (latent means, or a baseline's PCA projection or
 /// raw features) into `k` clusters with the configured algorithm (k-means,
 /// Ward or a Gaussian mixture) and computes every score against the
@@ -626,12 +644,20 @@ pub fn cluster_and_score(
         scores.davies_bouldin = Some(davies_bouldin_score(latents.view(), predicted)?);
         scores.calinski_harabasz = Some(calinski_harabasz_score(latents.view(), predicted)?);
     }
-    if let Some((_, primary)) = data.labels.first() {
-        let truth = encode_labels(primary);
+    for (name, values) in &data.labels {
+        let truth = encode_labels(values);
         let table = ContingencyTable::new(&truth.ids, predicted)?;
-        scores.ari = Some(adjusted_rand_from_table(&table));
-        scores.nmi = Some(normalized_mutual_info_from_table(&table));
-        scores.purity = Some(purity_from_table(&table)?);
+        scores.labels.push(LabelScores {
+            label: name.clone(),
+            ari: adjusted_rand_from_table(&table),
+            nmi: normalized_mutual_info_from_table(&table),
+            purity: purity_from_table(&table)?,
+        });
+    }
+    if let Some(primary) = scores.labels.first() {
+        scores.ari = Some(primary.ari);
+        scores.nmi = Some(primary.nmi);
+        scores.purity = Some(primary.purity);
         let mut factors = Vec::new();
         for (_, values) in &data.labels {
             factors.push(encode_labels(values).ids);

@@ -100,6 +100,28 @@ fn every_architecture_trains_with_falling_loss_and_right_shapes() {
             let value = value.unwrap_or_else(|| panic!("{name}: {metric} missing"));
             assert!(value.is_finite(), "{name}: {metric} = {value}");
         }
+        let labels: Vec<&str> = scores
+            .labels
+            .iter()
+            .map(|label| label.label.as_str())
+            .collect();
+        assert_eq!(
+            labels,
+            ["genre", "language"],
+            "{name}: every label column is scored"
+        );
+        assert_eq!(
+            Some(scores.labels[0].ari),
+            scores.ari,
+            "{name}: the first is primary"
+        );
+        assert_eq!(Some(scores.labels[0].nmi), scores.nmi, "{name}");
+        for label in &scores.labels {
+            assert!(
+                label.ari.is_finite() && (0.0..=1.0).contains(&label.nmi),
+                "{name}: {label:?}"
+            );
+        }
         assert!(result.parameters > 0, "{name}");
         assert_eq!(result.device, "cpu");
         assert_eq!(result.train_tracks + result.validation_tracks, 48);
