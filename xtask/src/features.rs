@@ -14,7 +14,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use songvae_features::dataset::{BuildOptions, FeatureSettings, build_features, read_failures};
+use songvae_features::build::{BuildOptions, build_features, read_failures};
+use songvae_features::dataset::FeatureSettings;
 use songvae_features::error::Error;
 use songvae_features::fusion::parse_modalities;
 

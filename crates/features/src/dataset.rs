@@ -1,6 +1,8 @@
-//! Building a dataset's feature matrix from its descriptor, with per-track failures and a cache.
+//! Loading a dataset from its descriptor: per-track values, per-track
+//! failures, and the feature settings that say how.
 //!
-//! [`build_features`] is what `cargo xtask features` runs:
+//! [`load_dataset`] does the expensive part of a build (see
+//! [`crate::build`] for the outputs and the cache):
 //!
 //! 1. Read the descriptor and manifest; check every column it names exists.
 //! 2. Check each row: a non-empty, unique id and a value for every label.
@@ -9,24 +11,15 @@
 //!    the frame matrix (`.npy`, or the centre-cropped MFCC frames) and the
 //!    lyrics (text column, text file or `.npy` embedding).
 //! 4. Tracks whose `.npy` shape differs from the shape most tracks have fail.
-//! 5. Lyrics text becomes TF-IDF + SVD vectors ([`crate::lyrics`]); the
-//!    selected modalities are fused ([`crate::fusion`]).
-//! 6. Outputs are written atomically ([`crate::cache`]), `manifest.json` last.
+//! 5. Lyrics text becomes TF-IDF + SVD vectors ([`crate::lyrics`]).
 //!
 //! A track that fails any step is listed with its id, manifest line, the
-//! path involved and the reason in `failures.json`; the rest go on. Output
-//! files in the output directory:
-//!
-//! | file | content |
-//! |---|---|
-//! | `features.npy` | fused features, `n x d`, float32 |
-//! | `frames.npy` | frame matrices, `n x c x t`, float32 (only when the dataset has frames) |
-//! | `ids.txt` | one track id per line, in row order of the matrices |
-//! | `labels.json` | `{"primary", "names", "labels": {name: [value per track]}, "has_lyrics": [..] or null without the lyrics modality}` |
-//! | `failures.json` | list of `{"id", "line", "path", "reason"}` |
-//! | `manifest.json` | settings, dimensions, counts and the cache hash |
+//! path involved and the reason (and, for a bad manifest cell, its column
+//! and text); the rest go on. Under `"audio": {"columns": "numeric"}` a
+//! column is numeric when most of its filled cells are numbers, so a few
+//! bad cells fail their tracks instead of removing the column.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -34,10 +27,9 @@ use ndarray::{Array1, Array2, Array3, ArrayD, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{InputHasher, write_atomic, write_npy_atomic};
 use crate::descriptor::{AudioSource, Descriptor, LyricsSource};
 use crate::error::{Error, Result};
-use crate::fusion::{FusedBlock, FusionConfig, Modality, fuse};
+use crate::fusion::{FusionConfig, Modality};
 use crate::lyrics::{LyricsConfig, lyrics_vectors};
 use crate::manifest::Manifest;
 use crate::mfcc::{MfccConfig, MfccExtractor};
@@ -152,17 +144,6 @@ impl FeatureSettings {
     }
 }
 
-/// Options of one build run that do not change the result.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BuildOptions {
-    /// Fail (after writing `failures.json`) when any track failed.
-    pub strict: bool,
-    /// Show a progress bar on standard error.
-    pub progress: bool,
-    /// Recompute even when the cache matches.
-    pub force: bool,
-}
-
 /// One track that could not be used, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -204,118 +185,6 @@ pub struct ExcludedColumn {
     pub reason: String,
 }
 
-/// The contents of `manifest.json`: what was computed, from what, and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheManifest {
-    /// [`crate::cache::CACHE_FORMAT_VERSION`] of the writer.
-    pub format_version: u32,
-    /// SHA-256 over descriptor, manifest, input files and settings.
-    pub hash: String,
-    /// The dataset name from the descriptor.
-    pub dataset: String,
-    /// The descriptor path as given.
-    pub descriptor: String,
-    /// The modalities fused into `features.npy`, in column order.
-    pub modalities: Vec<Modality>,
-    /// Settings in force.
-    pub settings: FeatureSettings,
-    /// Tracks in the outputs.
-    pub tracks: usize,
-    /// Tracks listed in `failures.json`.
-    pub failed: usize,
-    /// Surviving tracks without lyrics (zero lyrics vector).
-    pub without_lyrics: usize,
-    /// Columns of `features.npy`.
-    pub feature_dims: usize,
-    /// Columns contributed by each modality, in `modalities` order.
-    pub modality_dims: Vec<usize>,
-    /// What fusion fitted for each block, in `modalities` order: the
-    /// column transform's parameters, the centre and the weight factor
-    /// (enough to fuse new rows the same way).
-    pub blocks: Vec<FusedBlock>,
-    /// `[channels, time]` of each frame matrix when `frames.npy` exists.
-    pub frames_shape: Option<[usize; 2]>,
-    /// The manifest columns of a table dataset's audio vector, used and excluded.
-    pub audio_columns: Option<AudioColumns>,
-    /// Output files written, manifest excluded.
-    pub files: Vec<String>,
-}
-
-/// What a build did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BuildReport {
-    /// The output directory.
-    pub out_dir: PathBuf,
-    /// True when the cache matched and nothing was recomputed.
-    pub reused: bool,
-    /// The written (or reused) `manifest.json`.
-    pub manifest: CacheManifest,
-    /// The failing tracks.
-    pub failures: Vec<TrackFailure>,
-}
-
-impl BuildReport {
-    /// A human-readable summary: counts, dimensions and every failure.
-    #[must_use]
-    pub fn summary_text(&self) -> String {
-        let manifest = &self.manifest;
-        let mut blocks = Vec::new();
-        for (modality, dims) in manifest.modalities.iter().zip(&manifest.modality_dims) {
-            blocks.push(format!("{} {dims}", modality.name()));
-        }
-        let mut lines = vec![
-            format!(
-                "dataset {}: {} tracks, {} failed, {} without lyrics{}",
-                manifest.dataset,
-                manifest.tracks,
-                manifest.failed,
-                manifest.without_lyrics,
-                if self.reused { " (cache reused)" } else { "" }
-            ),
-            format!(
-                "features.npy: {} x {} ({})",
-                manifest.tracks,
-                manifest.feature_dims,
-                blocks.join(" + ")
-            ),
-        ];
-        if let Some([channels, time]) = manifest.frames_shape {
-            lines.push(format!(
-                "frames.npy: {} x {channels} x {time}",
-                manifest.tracks
-            ));
-        }
-        if let Some(columns) = &manifest.audio_columns {
-            lines.push(format!(
-                "audio columns used ({}): {}",
-                columns.used.len(),
-                columns.used.join(", ")
-            ));
-            if !columns.excluded.is_empty() {
-                let mut excluded = Vec::new();
-                for column in &columns.excluded {
-                    excluded.push(format!("{} ({})", column.column, column.reason));
-                }
-                lines.push(format!(
-                    "audio columns excluded ({}): {}",
-                    excluded.len(),
-                    excluded.join("; ")
-                ));
-            }
-        }
-        for failure in &self.failures {
-            lines.push(format!(
-                "failed: id `{}` (line {}) {}: {}",
-                failure.id, failure.line, failure.path, failure.reason
-            ));
-        }
-        let mut text = lines.join("\n");
-        text.push('\n');
-        text
-    }
-}
-
 /// The per-track data of a loaded dataset, before fusion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedDataset {
@@ -335,6 +204,40 @@ pub struct LoadedDataset {
     pub failures: Vec<TrackFailure>,
     /// The manifest columns of the audio vector, for table datasets.
     pub audio_columns: Option<AudioColumns>,
+    /// Each track's lyrics text, when lyrics came as text: kept so that
+    /// [`LoadedDataset::with_lyrics_settings`] can vectorise them again.
+    pub lyrics_texts: Option<Vec<Option<String>>>,
+}
+
+impl LoadedDataset {
+    /// The same tracks with the lyrics vectorised by `config` (TF-IDF and
+    /// SVD again from the kept texts; precomputed embeddings stay as they are).
+    pub fn with_lyrics_settings(&self, config: &LyricsConfig) -> Result<Self> {
+        let mut dataset = self.clone();
+        if let (Some(texts), Some(_)) = (&self.lyrics_texts, &self.lyrics) {
+            let (matrix, flags) = lyrics_vectors(texts, config)?;
+            dataset.lyrics = Some(matrix);
+            dataset.has_lyrics = flags;
+        }
+        Ok(dataset)
+    }
+
+    /// The same tracks with only the blocks of `modalities`: without audio
+    /// no audio vectors and no frames, without lyrics no lyrics vectors.
+    #[must_use]
+    pub fn restricted_to(mut self, modalities: &[Modality]) -> Self {
+        if !modalities.contains(&Modality::Audio) {
+            self.audio = None;
+            self.frames = None;
+            self.audio_columns = None;
+        }
+        if !modalities.contains(&Modality::Lyrics) {
+            self.lyrics = None;
+            self.lyrics_texts = None;
+            self.has_lyrics = vec![false; self.ids.len()];
+        }
+        self
+    }
 }
 
 /// The raw per-track values read in the parallel pass.
@@ -379,8 +282,8 @@ impl TrackError {
 }
 
 /// Column indices the build reads, resolved once.
-struct Columns {
-    id: usize,
+pub(crate) struct Columns {
+    pub(crate) id: usize,
     labels: Vec<usize>,
     audio_values: Vec<(String, usize)>,
     audio_choice: Option<AudioColumns>,
@@ -389,7 +292,7 @@ struct Columns {
     lyrics_files: Option<usize>,
 }
 
-fn resolve_columns(
+pub(crate) fn resolve_columns(
     descriptor: &Descriptor,
     manifest: &Manifest,
     modalities: &[Modality],
@@ -761,7 +664,7 @@ fn load_lyrics(
 }
 
 /// The input files a row refers to (for the cache hash).
-fn row_input_files(
+pub(crate) fn row_input_files(
     descriptor: &Descriptor,
     manifest: &Manifest,
     columns: &Columns,
@@ -1091,13 +994,13 @@ pub fn load_dataset(
         }
         texts.push(values.lyrics_text);
     }
-    let (lyrics, has_lyrics) = if !modalities.contains(&Modality::Lyrics) {
-        (None, vec![false; count])
+    let (lyrics, has_lyrics, lyrics_texts) = if !modalities.contains(&Modality::Lyrics) {
+        (None, vec![false; count], None)
     } else if let Some(matrix) = embeddings {
-        (Some(matrix), vec![true; count])
+        (Some(matrix), vec![true; count], None)
     } else {
         let (matrix, flags) = lyrics_vectors(&texts, &settings.lyrics)?;
-        (Some(matrix), flags)
+        (Some(matrix), flags, Some(texts))
     };
     Ok(LoadedDataset {
         ids,
@@ -1108,251 +1011,6 @@ pub fn load_dataset(
         has_lyrics,
         failures,
         audio_columns: columns.audio_choice.clone(),
+        lyrics_texts,
     })
-}
-
-fn json_bytes<T: Serialize>(value: &T, path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|error| Error::Io {
-        path: path.to_path_buf(),
-        cause: std::io::Error::other(error),
-    })?;
-    bytes.push(b'\n');
-    Ok(bytes)
-}
-
-/// The cache hash of a build: descriptor, manifest, every input file the
-/// rows refer to, modalities and settings.
-fn cache_hash(
-    descriptor: &Descriptor,
-    modalities: &[Modality],
-    settings: &FeatureSettings,
-) -> Result<String> {
-    let manifest = Manifest::load(&descriptor.manifest_path())?;
-    let columns = resolve_columns(descriptor, &manifest, modalities)?;
-    let mut hasher = InputHasher::new();
-    hasher.add_file(&descriptor.path);
-    hasher.add_file(&manifest.path);
-    for (row_index, row) in manifest.rows.iter().enumerate() {
-        let id = row[columns.id].trim();
-        for path in row_input_files(descriptor, &manifest, &columns, modalities, row_index, id) {
-            hasher.add_file(&path);
-        }
-    }
-    let settings_json = serde_json::to_vec(settings).map_err(|error| Error::InvalidConfig {
-        key: "settings".to_string(),
-        reason: error.to_string(),
-    })?;
-    hasher.add_bytes("settings", &settings_json);
-    let mut names = Vec::new();
-    for modality in modalities {
-        names.push(modality.name());
-    }
-    hasher.add_bytes("modalities", names.join(",").as_bytes());
-    Ok(hasher.finish())
-}
-
-/// Reads `failures.json` from an output directory.
-pub fn read_failures(out_dir: &Path) -> Result<Vec<TrackFailure>> {
-    let path = out_dir.join("failures.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-        path: path.clone(),
-        cause: source,
-    })?;
-    serde_json::from_str(&text).map_err(|error| Error::Io {
-        path,
-        cause: std::io::Error::other(error),
-    })
-}
-
-/// Reads `manifest.json` from an output directory, if there is a readable one.
-#[must_use]
-pub fn read_cache_manifest(out_dir: &Path) -> Option<CacheManifest> {
-    let text = std::fs::read_to_string(out_dir.join("manifest.json")).ok()?;
-    serde_json::from_str(&text).ok()
-}
-
-/// The cached build in `out_dir` when its hash matches and every file it
-/// lists is present.
-fn reusable_cache(out_dir: &Path, hash: &str) -> Option<CacheManifest> {
-    let cached = read_cache_manifest(out_dir)?;
-    if cached.hash != hash || cached.format_version != crate::cache::CACHE_FORMAT_VERSION {
-        return None;
-    }
-    for file in &cached.files {
-        if !out_dir.join(file).is_file() {
-            return None;
-        }
-    }
-    Some(cached)
-}
-
-fn remove_if_present(path: &Path) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(Error::Io {
-            path: path.to_path_buf(),
-            cause: source,
-        }),
-    }
-}
-
-/// Builds (or reuses) the features of the dataset described by
-/// `descriptor_path` into `out_dir`. See the module docs for the outputs.
-///
-/// `failures.json` is written even when the build then fails because no
-/// track survived or because `strict` is set and a track failed.
-pub fn build_features(
-    descriptor_path: &Path,
-    out_dir: &Path,
-    settings: &FeatureSettings,
-    options: &BuildOptions,
-) -> Result<BuildReport> {
-    settings.validate()?;
-    let descriptor = Descriptor::load(descriptor_path)?;
-    let modalities = settings.resolve_modalities(&descriptor)?;
-    std::fs::create_dir_all(out_dir).map_err(|source| Error::Io {
-        path: out_dir.to_path_buf(),
-        cause: source,
-    })?;
-    let failures_path = out_dir.join("failures.json");
-    let manifest_path = out_dir.join("manifest.json");
-    let hash = cache_hash(&descriptor, &modalities, settings)?;
-
-    if !options.force
-        && let Some(cached) = reusable_cache(out_dir, &hash)
-    {
-        let failures = read_failures(out_dir)?;
-        if options.strict && !failures.is_empty() {
-            return Err(Error::StrictFailures {
-                failed: failures.len(),
-                failures_path,
-            });
-        }
-        return Ok(BuildReport {
-            out_dir: out_dir.to_path_buf(),
-            reused: true,
-            manifest: cached,
-            failures,
-        });
-    }
-
-    let loaded = load_dataset(&descriptor, settings, options.progress)?;
-    // Invalidate the previous cache before any output changes.
-    remove_if_present(&manifest_path)?;
-    write_atomic(
-        &failures_path,
-        &json_bytes(&loaded.failures, &failures_path)?,
-    )?;
-    if loaded.ids.is_empty() {
-        return Err(Error::NoTrackSurvived {
-            failed: loaded.failures.len(),
-            failures_path,
-        });
-    }
-    if options.strict && !loaded.failures.is_empty() {
-        return Err(Error::StrictFailures {
-            failed: loaded.failures.len(),
-            failures_path,
-        });
-    }
-
-    let mut blocks: Vec<(Modality, &Array2<f64>)> = Vec::new();
-    for modality in &modalities {
-        let block = match modality {
-            Modality::Audio => loaded.audio.as_ref(),
-            Modality::Lyrics => loaded.lyrics.as_ref(),
-        };
-        if let Some(block) = block {
-            blocks.push((*modality, block));
-        }
-    }
-    let (fused, fused_blocks) = fuse(&blocks, &settings.fusion)?;
-    let files = write_outputs(out_dir, &descriptor, &loaded, &fused)?;
-
-    let mut without_lyrics = 0;
-    if modalities.contains(&Modality::Lyrics) {
-        for flag in &loaded.has_lyrics {
-            if !flag {
-                without_lyrics += 1;
-            }
-        }
-    }
-    let cache_manifest = CacheManifest {
-        format_version: crate::cache::CACHE_FORMAT_VERSION,
-        hash,
-        dataset: descriptor.name.clone(),
-        descriptor: descriptor_path.display().to_string(),
-        modalities: blocks.iter().map(|(modality, _)| *modality).collect(),
-        settings: settings.clone(),
-        tracks: loaded.ids.len(),
-        failed: loaded.failures.len(),
-        without_lyrics,
-        feature_dims: fused.ncols(),
-        modality_dims: blocks.iter().map(|(_, block)| block.ncols()).collect(),
-        blocks: fused_blocks,
-        frames_shape: loaded
-            .frames
-            .as_ref()
-            .map(|frames| [frames.shape()[1], frames.shape()[2]]),
-        audio_columns: loaded.audio_columns.clone(),
-        files,
-    };
-    write_atomic(
-        &manifest_path,
-        &json_bytes(&cache_manifest, &manifest_path)?,
-    )?;
-    Ok(BuildReport {
-        out_dir: out_dir.to_path_buf(),
-        reused: false,
-        manifest: cache_manifest,
-        failures: loaded.failures,
-    })
-}
-
-/// Writes `features.npy`, `frames.npy` (or removes a stale one), `ids.txt`
-/// and `labels.json`; returns the names of the files the cache lists.
-fn write_outputs(
-    out_dir: &Path,
-    descriptor: &Descriptor,
-    loaded: &LoadedDataset,
-    fused: &Array2<f64>,
-) -> Result<Vec<String>> {
-    let mut files = vec!["features.npy".to_string()];
-    write_npy_atomic(
-        &out_dir.join("features.npy"),
-        &fused.mapv(|value| value as f32),
-    )?;
-    let frames_path = out_dir.join("frames.npy");
-    if let Some(frames) = &loaded.frames {
-        write_npy_atomic(&frames_path, frames)?;
-        files.push("frames.npy".to_string());
-    } else {
-        remove_if_present(&frames_path)?;
-    }
-
-    let mut ids_text = String::new();
-    for id in &loaded.ids {
-        ids_text.push_str(id);
-        ids_text.push('\n');
-    }
-    write_atomic(&out_dir.join("ids.txt"), ids_text.as_bytes())?;
-    files.push("ids.txt".to_string());
-
-    let mut label_values = BTreeMap::new();
-    for (name, values) in descriptor.labels.iter().zip(&loaded.labels) {
-        label_values.insert(name.clone(), values.clone());
-    }
-    let labels_json = serde_json::json!({
-        "primary": descriptor.labels.first(),
-        "names": descriptor.labels,
-        "labels": label_values,
-        // Unknown (null) when the lyrics modality was not loaded.
-        "has_lyrics": loaded.lyrics.as_ref().map(|_| &loaded.has_lyrics),
-    });
-    let labels_path = out_dir.join("labels.json");
-    write_atomic(&labels_path, &json_bytes(&labels_json, &labels_path)?)?;
-    files.push("labels.json".to_string());
-    files.push("failures.json".to_string());
-    Ok(files)
 }

@@ -5,6 +5,7 @@
 //! vectorises multilingual lyrics and fuses the modalities into one matrix.
 
 pub mod audio;
+pub mod build;
 pub mod cache;
 pub mod chroma;
 pub mod dataset;

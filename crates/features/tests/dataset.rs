@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array1, Array2, Array3};
 use ndarray_npy::{read_npy, write_npy};
 use serde_json::Value;
-use songvae_features::cache::write_atomic;
-use songvae_features::dataset::{
-    BuildOptions, BuildReport, FeatureSettings, build_features, read_failures,
+use songvae_features::build::{
+    BuildOptions, BuildReport, FeatureBuild, build_feature_sets, build_features, read_failures,
 };
+use songvae_features::cache::write_atomic;
+use songvae_features::dataset::FeatureSettings;
 use songvae_features::error::Error;
-use songvae_features::fusion::Modality;
+use songvae_features::fusion::{FusionConfig, Modality};
+use songvae_features::lyrics::LyricsConfig;
+use songvae_features::transform::ColumnTransform;
 
 fn write_sine_wav(path: &Path, seconds: f64, frequency: f64) {
     let spec = hound::WavSpec {
@@ -35,7 +38,7 @@ fn small_settings() -> FeatureSettings {
     let defaults = FeatureSettings::default();
     FeatureSettings {
         frames: 16,
-        lyrics: songvae_features::lyrics::LyricsConfig {
+        lyrics: LyricsConfig {
             dims: 3,
             ..defaults.lyrics.clone()
         },
@@ -740,4 +743,126 @@ fn a_numeric_column_with_a_bad_cell_keeps_its_place_and_the_track_fails() {
         let json = std::fs::read_to_string(out.join("failures.json")).expect("failures.json");
         assert!(json.contains("\"column\": \"rms_var\""), "{json}");
     }
+}
+
+#[test]
+fn feature_sets_share_one_load_and_the_same_tracks() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let descriptor = audio_files_dataset(&directory.path().join("data"));
+    let fused = small_settings();
+    let audio_only = FeatureSettings {
+        modalities: Some(vec![Modality::Audio]),
+        fusion: FusionConfig {
+            audio_transform: ColumnTransform::Standard,
+            ..FusionConfig::default()
+        },
+        ..small_settings()
+    };
+    let lyrics_only = FeatureSettings {
+        modalities: Some(vec![Modality::Lyrics]),
+        lyrics: LyricsConfig {
+            dims: 2,
+            ..small_settings().lyrics
+        },
+        ..small_settings()
+    };
+    let builds: Vec<FeatureBuild> = [
+        ("fused", &fused),
+        ("audio", &audio_only),
+        ("lyrics", &lyrics_only),
+    ]
+    .into_iter()
+    .map(|(name, settings)| FeatureBuild {
+        out_dir: directory.path().join(name),
+        settings: settings.clone(),
+    })
+    .collect();
+    let built = build_feature_sets(&descriptor, &builds, &BuildOptions::default()).expect("builds");
+    assert_eq!(
+        built.dataset_loads, 1,
+        "fusion, modality and lyrics settings share one load"
+    );
+    let [fused_report, audio_report, lyrics_report] = built.reports.as_slice() else {
+        panic!("three reports");
+    };
+    // The same tracks everywhere: `latin` fails on its lyrics even without the lyrics block.
+    for report in &built.reports {
+        assert_eq!(
+            std::fs::read_to_string(report.out_dir.join("ids.txt")).expect("ids"),
+            "a\nb\nc\nd\n"
+        );
+        assert!(report.failures.iter().any(|failure| failure.id == "latin"));
+        assert_eq!(
+            report.manifest.loaded_modalities,
+            vec![Modality::Audio, Modality::Lyrics]
+        );
+    }
+    assert_eq!(fused_report.manifest.modality_dims, vec![40, 3]);
+    assert_eq!(audio_report.manifest.modality_dims, vec![40]);
+    assert_eq!(lyrics_report.manifest.modality_dims, vec![2]);
+    assert!(audio_report.out_dir.join("frames.npy").exists());
+    assert!(
+        !lyrics_report.out_dir.join("frames.npy").exists(),
+        "a lyrics-only setting has no audio frames"
+    );
+    assert_eq!(
+        audio_report.manifest.blocks[0].transform.kind(),
+        ColumnTransform::Standard
+    );
+    assert_eq!(
+        fused_report.manifest.blocks[0].transform.kind(),
+        ColumnTransform::YeoJohnson
+    );
+
+    // Everything cached: nothing loads again. A new MFCC setting loads once more.
+    let again = build_feature_sets(&descriptor, &builds, &BuildOptions::default()).expect("builds");
+    assert_eq!(again.dataset_loads, 0);
+    assert!(again.reports.iter().all(|report| report.reused));
+    let mut more = builds.clone();
+    let mut other_mfcc = small_settings();
+    other_mfcc.mfcc.n_mfcc = 13;
+    more.push(FeatureBuild {
+        out_dir: directory.path().join("mfcc13"),
+        settings: other_mfcc,
+    });
+    more.push(FeatureBuild {
+        out_dir: directory.path().join("mfcc13-weighted"),
+        settings: FeatureSettings {
+            fusion: FusionConfig {
+                lyrics_weight: 0.5,
+                ..FusionConfig::default()
+            },
+            ..more[3].settings.clone()
+        },
+    });
+    let more = build_feature_sets(&descriptor, &more, &BuildOptions::default()).expect("builds");
+    assert_eq!(more.dataset_loads, 1);
+    assert_eq!(more.reports[3].manifest.modality_dims, vec![26, 3]);
+}
+
+#[test]
+fn a_feature_set_naming_a_missing_modality_is_an_error_naming_it() {
+    let directory = tempfile::tempdir().expect("temp dir");
+    let root = directory.path();
+    std::fs::write(
+        root.join("table.csv"),
+        "id,tempo,label\na,1,x\nb,2,y\nc,3,x\n",
+    )
+    .expect("write");
+    let descriptor = write_descriptor(
+        root,
+        r#"{"name": "table", "manifest": "table.csv", "id_column": "id",
+            "audio": {"columns": "numeric"}, "labels": ["label"]}"#,
+    );
+    let build = FeatureBuild {
+        out_dir: root.join("out"),
+        settings: FeatureSettings {
+            modalities: Some(vec![Modality::Lyrics]),
+            ..small_settings()
+        },
+    };
+    let message = build_feature_sets(&descriptor, &[build], &BuildOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("has no lyrics modality"), "{message}");
 }

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use songvae_features::dataset::{BuildOptions, FeatureSettings, build_features};
+use songvae_features::build::{BuildOptions, build_features};
+use songvae_features::dataset::FeatureSettings;
 use songvae_features::fixture_dataset::generate;
 
 fn committed_dir() -> PathBuf {

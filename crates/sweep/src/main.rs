@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use songvae_features::dataset::{BuildOptions, build_features, read_failures};
+use songvae_features::build::{BuildOptions, build_features, read_failures};
 use songvae_models::device::DeviceChoice;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::runner::{

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use ndarray::{Array2, Array3, Axis};
 use ndarray_npy::read_npy;
-use songvae_features::dataset::read_cache_manifest;
+use songvae_features::build::read_cache_manifest;
 use songvae_features::fusion::Modality;
 
 use crate::error::{Error, Result};

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use songvae_features::dataset::{BuildOptions, FeatureSettings, build_features};
+use songvae_features::build::{BuildOptions, build_features};
+use songvae_features::dataset::FeatureSettings;
 use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_models::device::DeviceChoice;
 use songvae_models::spec::Architecture;
