@@ -1,15 +1,17 @@
 //! Fully connected models: VAE, beta-VAE, conditional VAE and autoencoder.
 //!
 //! Encoder: input (with the one-hot condition for the CVAE) -> hidden layers
-//! of [`ModelSpec::hidden_widths`] with `ReLU` -> latent mean and log-variance
-//! (one latent point for the autoencoder). The decoder mirrors it: latent
-//! (with the condition) -> the hidden widths in reverse -> the input width,
-//! linear output. beta-VAE differs only in the loss weight, set by training.
+//! of [`ModelSpec::hidden_widths`], each followed by the spec's activation
+//! (`ReLU`, `tanh` or ELU) -> latent mean and log-variance (one latent
+//! point for the autoencoder, through `tanh` when its code is bounded). The
+//! decoder mirrors it: latent (with the condition) -> the hidden widths in
+//! reverse -> the input width, linear output. beta-VAE differs only in the
+//! loss weight, set by training.
 
 use tch::{Tensor, nn, nn::Module};
 
 use crate::model::{Batch, Encoding, Reconstruction, SongModel, summed_squared_error};
-use crate::spec::{Architecture, DataShape, ModelSpec};
+use crate::spec::{Activation, Architecture, DataShape, ModelSpec};
 
 /// The fully connected model of every dense architecture.
 #[derive(Debug)]
@@ -19,10 +21,21 @@ pub struct DenseAutoencoder {
     to_logvar: Option<nn::Linear>,
     decoder: nn::Sequential,
     conditional: bool,
+    bounded_code: bool,
+}
+
+/// The activation as a function on tensors.
+fn activation_fn(activation: Activation) -> fn(&Tensor) -> Tensor {
+    match activation {
+        Activation::Relu => Tensor::relu,
+        Activation::Tanh => Tensor::tanh,
+        Activation::Elu => Tensor::elu,
+    }
 }
 
 impl DenseAutoencoder {
     /// Creates the layers under `path`. The spec must be validated.
+    #[must_use]
     pub fn new(spec: &ModelSpec, shape: &DataShape, path: &nn::Path) -> Self {
         let conditional = spec.architecture == Architecture::Cvae;
         let condition_width = if conditional {
@@ -31,6 +44,7 @@ impl DenseAutoencoder {
             0
         };
         let widths = spec.hidden_widths();
+        let activation = activation_fn(spec.activation);
         let mut encoder = nn::seq();
         let mut previous = shape.feature_dim as i64 + condition_width;
         for (layer, width) in widths.iter().enumerate() {
@@ -42,7 +56,7 @@ impl DenseAutoencoder {
                     width,
                     nn::LinearConfig::default(),
                 ))
-                .add_fn(Tensor::relu);
+                .add_fn(activation);
             previous = width;
         }
         let latent = spec.latent_dim as i64;
@@ -71,7 +85,7 @@ impl DenseAutoencoder {
                     width,
                     nn::LinearConfig::default(),
                 ))
-                .add_fn(Tensor::relu);
+                .add_fn(activation);
             previous = width;
         }
         decoder = decoder.add(nn::linear(
@@ -86,6 +100,7 @@ impl DenseAutoencoder {
             to_logvar,
             decoder,
             conditional,
+            bounded_code: spec.bounded_code,
         }
     }
 
@@ -103,8 +118,9 @@ impl SongModel for DenseAutoencoder {
         let hidden = self
             .encoder
             .forward(&self.with_condition(&batch.features, batch));
+        let mean = self.to_mean.forward(&hidden);
         Encoding {
-            mean: self.to_mean.forward(&hidden),
+            mean: if self.bounded_code { mean.tanh() } else { mean },
             logvar: self.to_logvar.as_ref().map(|layer| layer.forward(&hidden)),
         }
     }

@@ -13,6 +13,14 @@ pub enum Error {
         /// The valid range.
         reason: &'static str,
     },
+    /// An option does not apply to the architecture.
+    #[error("invalid model spec: {key}: {reason}")]
+    InvalidOption {
+        /// The offending key, for example `activation`.
+        key: &'static str,
+        /// Why it does not apply.
+        reason: &'static str,
+    },
     /// The architecture needs frame matrices and the dataset has none.
     #[error("conv_vae needs per-track frame matrices, and this dataset has no frames")]
     NoFrames,

@@ -58,13 +58,47 @@ impl Architecture {
     }
 }
 
-/// Sizes of a model.
+/// The non-linearity after every hidden layer of the dense models.
+///
+/// Power-transformed descriptors are roughly standard normal on both sides
+/// of zero; a `ReLU` network discards half of each pre-activation, while
+/// `tanh` and ELU keep the sign (see `docs/features.md`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `max(0, x)`, the study's seed default.
+    #[default]
+    Relu,
+    /// `tanh(x)`.
+    Tanh,
+    /// `x` for `x > 0`, `exp(x) - 1` otherwise.
+    Elu,
+}
+
+impl Activation {
+    /// Every activation.
+    pub const ALL: [Self; 3] = [Self::Relu, Self::Tanh, Self::Elu];
+
+    /// The name used in configs.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Relu => "relu",
+            Self::Tanh => "tanh",
+            Self::Elu => "elu",
+        }
+    }
+}
+
+/// Sizes and shape options of a model.
 ///
 /// | key | default | valid |
 /// |---|---|---|
 /// | `latent_dim` | 16 | 1 ..= 4096 |
 /// | `hidden_dim` | 256 | 1 ..= 65536 |
 /// | `depth` | 2 | 1 ..= 8; layer `i` has `hidden_dim / 2^i` units (at least `latent_dim`) |
+/// | `activation` | `relu` | `relu`, `tanh`, `elu`: the dense models' hidden layers (`conv_vae` takes `relu` only) |
+/// | `bounded_code` | `false` | `true`: the autoencoder's code passes through `tanh` (`ae` only) |
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelSpec {
     /// Which family.
@@ -75,6 +109,10 @@ pub struct ModelSpec {
     pub hidden_dim: usize,
     /// Number of hidden layers in the encoder (the decoder mirrors them).
     pub depth: usize,
+    /// Non-linearity of the dense models' hidden layers.
+    pub activation: Activation,
+    /// A `tanh` on the autoencoder's code.
+    pub bounded_code: bool,
 }
 
 /// Shapes that the dataset gives a model.
@@ -109,6 +147,18 @@ impl ModelSpec {
                 key: "feature_dim",
                 value: 0,
                 reason: "the dataset gives no features",
+            });
+        }
+        if self.architecture == Architecture::ConvVae && self.activation != Activation::Relu {
+            return Err(Error::InvalidOption {
+                key: "activation",
+                reason: "the conv_vae's layers use relu; other activations apply to the dense models",
+            });
+        }
+        if self.bounded_code && self.architecture != Architecture::Ae {
+            return Err(Error::InvalidOption {
+                key: "bounded_code",
+                reason: "a bounded (tanh) code applies to the ae only; a VAE's code is a distribution",
             });
         }
         match self.architecture {
@@ -158,6 +208,8 @@ mod tests {
             latent_dim: 16,
             hidden_dim: 256,
             depth: 2,
+            activation: Activation::Relu,
+            bounded_code: false,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Every architecture: shapes of encode and decode, loss parts, parameters.
 
 use songvae_models::model::{Batch, build, loss_parts, parameter_count};
-use songvae_models::spec::{Architecture, DataShape, ModelSpec};
+use songvae_models::spec::{Activation, Architecture, DataShape, ModelSpec};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 
@@ -30,6 +30,8 @@ fn every_architecture_encodes_and_decodes_to_the_right_shapes() {
             latent_dim: 4,
             hidden_dim: 16,
             depth: 2,
+            activation: Activation::Relu,
+            bounded_code: false,
         };
         let store = VarStore::new(Device::Cpu);
         let model = build(&spec, &SHAPE, &store.root()).unwrap();
@@ -71,6 +73,8 @@ fn the_cvae_is_wider_by_its_condition_and_the_dense_layers_follow_the_spec() {
             latent_dim: 4,
             hidden_dim: 16,
             depth: 2,
+            activation: Activation::Relu,
+            bounded_code: false,
         };
         let store = VarStore::new(Device::Cpu);
         let _model = build(&spec, &SHAPE, &store.root()).unwrap();
@@ -98,6 +102,8 @@ fn building_checks_the_data_shape() {
         latent_dim: 4,
         hidden_dim: 16,
         depth: 2,
+        activation: Activation::Relu,
+        bounded_code: false,
     };
     let store = VarStore::new(Device::Cpu);
     let without_frames = DataShape {

@@ -12,18 +12,21 @@
 //! thread count from the config, once, before any tensor exists, and on
 //! Linux ends with the sweep that started it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use songvae_features::build::{BuildOptions, build_features, read_failures};
+use songvae_features::build::{BuildOptions, FeatureBuild, build_feature_sets, read_failures};
+use songvae_features::descriptor::Descriptor;
 use songvae_models::device::DeviceChoice;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::runner::{
-    ChildProcessExecutor, DatasetSummary, Machine, Shard, SweepOptions, SweepRecord, run_sweep,
+    ChildProcessExecutor, DatasetSummary, Machine, Shard, StudyData, SweepOptions, SweepRecord,
+    run_sweep,
 };
-use songvae_sweep::spec::load_plan;
+use songvae_sweep::spec::{Plan, load_plan};
 use songvae_train::config::RunConfig;
 use songvae_train::data::TrainingData;
 use songvae_train::output::train_to_directory;
@@ -126,42 +129,32 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("runs").join(&plan.name));
-    let features_dir = out_dir.join("features");
-    let options = BuildOptions {
-        strict: false,
-        progress: !args.quiet,
-        force: false,
-    };
-    let report = match build_features(&plan.dataset, &features_dir, &plan.features, &options) {
-        Ok(report) => report,
-        Err(error) => {
-            if let Ok(failures) = read_failures(&features_dir) {
-                for failure in failures {
-                    eprintln!("failed: id `{}`: {}", failure.id, failure.reason);
-                }
-            }
-            return Err(error.into());
-        }
-    };
-    eprint!("{}", report.summary_text());
-    let data = TrainingData::load(&features_dir)?;
+    let (study, feature_dirs) = build_study_features(&plan, &out_dir, !args.quiet)?;
+    let (first_id, first_data) = study
+        .sets
+        .iter()
+        .find(|(id, _)| plan.feature_sets.first().is_some_and(|set| &&set.id == id))
+        .or_else(|| study.sets.iter().next())
+        .context("no feature set of the study can be built on this dataset")?;
+    let features_dir = feature_dirs[first_id].clone();
     let threads = plan.base.intra_op_threads.max(1);
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let jobs = args.jobs.unwrap_or((cores / threads).max(1));
     let device = args.device.unwrap_or(plan.base.device);
     let record = SweepRecord {
         machine: Machine::detect(&device.to_string(), jobs),
-        features_dir: features_dir.clone(),
-        dataset: DatasetSummary::of(&data),
+        features_dir,
+        feature_dirs: feature_dirs.clone(),
+        dataset: DatasetSummary::of(first_data),
         shard,
         plan,
     };
     let binary = std::env::current_exe().context("cannot locate the songvae-sweep binary")?;
     let executor = ChildProcessExecutor {
         binary,
-        features_dir,
+        feature_dirs,
         device: args.device,
-        data: &data,
+        study: &study,
     };
     let sweep_options = SweepOptions {
         out_dir: out_dir.clone(),
@@ -169,7 +162,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         shard,
         progress: !args.quiet,
     };
-    let summary = run_sweep(&record, &data, &sweep_options, &executor)?;
+    let summary = run_sweep(&record, &study, &sweep_options, &executor)?;
     eprintln!(
         "sweep {}: {} pairs{}; {} already done, now {} completed, {} diverged, {} failed, {} not applicable, {} interrupted",
         record.plan.name,
@@ -198,6 +191,84 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         println!("{}", report_dir.join("report.md").display());
     }
     Ok(())
+}
+
+/// Builds every feature set of the plan that the dataset can serve into
+/// `<out>/features/<set id>/` (one dataset load per audio setting) and loads
+/// each; a set that needs a modality the dataset lacks is unavailable, with
+/// the reason, and its points are recorded as not applicable.
+fn build_study_features(
+    plan: &Plan,
+    out_dir: &Path,
+    progress: bool,
+) -> anyhow::Result<(StudyData, BTreeMap<String, PathBuf>)> {
+    let descriptor = Descriptor::load(&plan.dataset)?;
+    let mut study = StudyData::default();
+    let mut builds = Vec::new();
+    let mut ids = Vec::new();
+    for set in &plan.feature_sets {
+        match set.settings.resolve_modalities(&descriptor) {
+            Ok(_) => {
+                builds.push(FeatureBuild {
+                    out_dir: out_dir.join("features").join(&set.id),
+                    settings: set.settings.clone(),
+                });
+                ids.push(set.id.clone());
+            }
+            Err(error) => {
+                study.unavailable.insert(set.id.clone(), error.to_string());
+            }
+        }
+    }
+    let options = BuildOptions {
+        strict: false,
+        progress,
+        force: false,
+    };
+    let built = match build_feature_sets(&plan.dataset, &builds, &options) {
+        Ok(built) => built,
+        Err(error) => {
+            if let Some(build) = builds.first()
+                && let Ok(failures) = read_failures(&build.out_dir)
+            {
+                for failure in failures {
+                    eprintln!("failed: id `{}`: {}", failure.id, failure.reason);
+                }
+            }
+            return Err(error.into());
+        }
+    };
+    let mut feature_dirs = BTreeMap::new();
+    for (index, (id, report)) in ids.iter().zip(&built.reports).enumerate() {
+        if index == 0 {
+            eprint!("{}", report.summary_text());
+        } else {
+            let mut blocks = Vec::new();
+            for (modality, dims) in report
+                .manifest
+                .modalities
+                .iter()
+                .zip(&report.manifest.modality_dims)
+            {
+                blocks.push(format!("{} {dims}", modality.name()));
+            }
+            eprintln!(
+                "feature set {id}: {} x {} ({}){}",
+                report.manifest.tracks,
+                report.manifest.feature_dims,
+                blocks.join(" + "),
+                if report.reused { " (cache reused)" } else { "" }
+            );
+        }
+        study
+            .sets
+            .insert(id.clone(), TrainingData::load(&report.out_dir)?);
+        feature_dirs.insert(id.clone(), report.out_dir.clone());
+    }
+    for (id, reason) in &study.unavailable {
+        eprintln!("feature set {id}: not applicable: {reason}");
+    }
+    Ok((study, feature_dirs))
 }
 
 fn report_command(args: &ReportArgs) -> anyhow::Result<()> {

@@ -14,7 +14,7 @@
 //! features directory), `results.jsonl`, and `runs/<point>/seed-<seed>/` per
 //! pair. A lock on `.sweep.lock` keeps two sweeps out of one directory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::File;
 use std::io::Read as _;
@@ -126,6 +126,47 @@ impl Machine {
     }
 }
 
+/// The training data of every feature set of a study, by feature-set id,
+/// and why the sets that could not be built could not.
+#[derive(Clone, Debug, Default)]
+pub struct StudyData {
+    /// Loaded features of each buildable feature set.
+    pub sets: BTreeMap<String, TrainingData>,
+    /// Feature sets that cannot apply to the dataset (a modality it lacks), with the reason.
+    pub unavailable: BTreeMap<String, String>,
+}
+
+impl StudyData {
+    /// The same data for every feature set of `plan` (one-setting studies, tests).
+    #[must_use]
+    pub fn for_plan(plan: &Plan, data: &TrainingData) -> Self {
+        let mut sets = BTreeMap::new();
+        for set in &plan.feature_sets {
+            sets.insert(set.id.clone(), data.clone());
+        }
+        for point in &plan.points {
+            sets.entry(point.features.clone())
+                .or_insert_with(|| data.clone());
+        }
+        Self {
+            sets,
+            unavailable: BTreeMap::new(),
+        }
+    }
+
+    /// The data a point trains on, or why its feature set cannot be built.
+    pub fn of(&self, point: &Point) -> std::result::Result<&TrainingData, String> {
+        if let Some(data) = self.sets.get(&point.features) {
+            return Ok(data);
+        }
+        Err(self
+            .unavailable
+            .get(&point.features)
+            .cloned()
+            .unwrap_or_else(|| format!("feature set '{}' was not built", point.features)))
+    }
+}
+
 /// The record of a sweep directory (`sweep.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -134,8 +175,12 @@ pub struct SweepRecord {
     pub plan: Plan,
     /// Where it ran.
     pub machine: Machine,
-    /// The features directory the runs trained on.
+    /// The features directory of the plan's first feature set (the one
+    /// `dataset` describes).
     pub features_dir: PathBuf,
+    /// The features directory of every built feature set, by id.
+    #[serde(default)]
+    pub feature_dirs: BTreeMap<String, PathBuf>,
     /// What the dataset holds.
     pub dataset: DatasetSummary,
     /// The shard this directory holds, when sharded.
@@ -289,8 +334,11 @@ pub fn not_applicable_reason(job: &Job, data: &TrainingData) -> Option<String> {
 
 /// Checks every point of the plan against the dataset before anything runs:
 /// the number of clusters must fit the track count. Errors name the point.
-pub fn check_against_data(plan: &Plan, data: &TrainingData) -> Result<()> {
+pub fn check_against_data(plan: &Plan, study: &StudyData) -> Result<()> {
     for point in &plan.points {
+        let Ok(data) = study.of(point) else {
+            continue;
+        };
         let config = match &point.job {
             Job::Train(config) => config.clone(),
             Job::Baseline { clustering, .. } => RunConfig {
@@ -345,7 +393,7 @@ fn claim_directory(out_dir: &Path, record: &SweepRecord) -> Result<()> {
 /// counted as skipped; pairs of not-applicable points are recorded at once.
 fn pending_tasks(
     plan: &Plan,
-    data: &TrainingData,
+    study: &StudyData,
     shard: Option<Shard>,
     existing: &[ResultLine],
     results: &mut ResultsFile,
@@ -362,7 +410,10 @@ fn pending_tasks(
         {
             continue;
         }
-        let reason = not_applicable_reason(&point.job, data);
+        let reason = match study.of(point) {
+            Ok(data) => not_applicable_reason(&point.job, data),
+            Err(reason) => Some(reason),
+        };
         for seed in &plan.seeds {
             summary.pairs += 1;
             if done.contains(&(point.id.clone(), *seed)) {
@@ -391,7 +442,7 @@ fn pending_tasks(
 /// skipped; points that cannot apply are recorded as such without running.
 pub fn run_sweep(
     record: &SweepRecord,
-    data: &TrainingData,
+    study: &StudyData,
     options: &SweepOptions,
     executor: &dyn Executor,
 ) -> Result<SweepSummary> {
@@ -406,7 +457,7 @@ pub fn run_sweep(
             reason: "another sweep is running in this directory".to_owned(),
         });
     }
-    check_against_data(plan, data)?;
+    check_against_data(plan, study)?;
     claim_directory(out_dir, record)?;
     let results_path = out_dir.join("results.jsonl");
     let (mut results, existing) = ResultsFile::open(&results_path)?;
@@ -414,7 +465,7 @@ pub fn run_sweep(
     let mut summary = SweepSummary::default();
     let tasks = pending_tasks(
         plan,
-        data,
+        study,
         options.shard,
         &existing,
         &mut results,
@@ -510,25 +561,29 @@ pub const SWEEP_PID_VARIABLE: &str = "SONGVAE_SWEEP_PID";
 pub struct ChildProcessExecutor<'a> {
     /// The binary (the sweep binary itself).
     pub binary: PathBuf,
-    /// The features directory.
-    pub features_dir: PathBuf,
+    /// The features directory of each feature set, by id.
+    pub feature_dirs: BTreeMap<String, PathBuf>,
     /// Replaces each config's device when given.
     pub device: Option<DeviceChoice>,
-    /// The dataset, for baselines.
-    pub data: &'a TrainingData,
+    /// The data of each feature set, for baselines.
+    pub study: &'a StudyData,
 }
 
 impl Executor for ChildProcessExecutor<'_> {
     fn execute(&self, task: &Task, sweep_dir: &Path) -> Option<ResultLine> {
         let relative = task.run_dir();
         let run_dir = sweep_dir.join(&relative);
-        let outcome = match &task.point.job {
-            Job::Train(config) => self.train(config, task, &run_dir)?,
-            Job::Baseline {
-                kind,
-                components,
-                clustering,
-            } => run_baseline(*kind, *components, clustering, task, &run_dir, self.data),
+        let outcome = match (&task.point.job, self.study.of(&task.point)) {
+            (_, Err(reason)) => Err(reason),
+            (Job::Train(config), Ok(_)) => self.train(config, task, &run_dir)?,
+            (
+                Job::Baseline {
+                    kind,
+                    components,
+                    clustering,
+                },
+                Ok(data),
+            ) => run_baseline(*kind, *components, clustering, task, &run_dir, data),
         };
         let mut line = match outcome {
             Ok(line) => line,
@@ -575,6 +630,12 @@ impl ChildProcessExecutor<'_> {
                 &result,
             )));
         }
+        let Some(features_dir) = self.feature_dirs.get(&task.point.features) else {
+            return Some(Err(format!(
+                "no features directory for feature set '{}'",
+                task.point.features
+            )));
+        };
         let status_and_stderr = (|| {
             std::fs::create_dir_all(run_dir)
                 .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
@@ -584,7 +645,7 @@ impl ChildProcessExecutor<'_> {
             let mut child = Command::new(&self.binary)
                 .arg("train-one")
                 .arg("--features")
-                .arg(&self.features_dir)
+                .arg(features_dir)
                 .arg("--config")
                 .arg(&config_path)
                 .arg("--out")

@@ -129,6 +129,13 @@ impl Default for ClusteringSpec {
 /// | `variants` | none | non-empty list of [`VariantSpec`] |
 /// | `columns` | by parameter | report columns, see [`Column`] |
 /// | `primary` | the spec's `primary_metric` | the column that ranks this axis |
+/// | `baselines` | none | with a `features.*` parameter: baselines (`pca_kmeans`, `raw_kmeans`) run on each value's feature setting, rows `value: baseline` |
+///
+/// A key (in `parameter` or a variant's `set`) that starts with `features.`
+/// sets a feature setting (`features.modalities`,
+/// `features.fusion.audio_transform`, `features.lyrics.dims`, ...) on top
+/// of the spec's `features`; every distinct feature setting is built once
+/// and the points that use it train on it.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AxisSpec {
@@ -152,6 +159,9 @@ pub struct AxisSpec {
     /// Ranking column.
     #[serde(default)]
     pub primary: Option<Column>,
+    /// Baselines run on each value's feature setting (feature parameters only).
+    #[serde(default)]
+    pub baselines: Vec<BaselineKind>,
 }
 
 /// A named variant of an axis: run-config keys to set, or a baseline.
@@ -160,7 +170,8 @@ pub struct AxisSpec {
 pub struct VariantSpec {
     /// Row label in the report.
     pub label: String,
-    /// Run-config keys set on top of the base (dotted keys reach nested ones).
+    /// Run-config keys set on top of the base (dotted keys reach nested
+    /// ones), and `features.*` keys (the only keys a baseline may set).
     #[serde(default)]
     pub set: Map<String, Value>,
     /// A baseline instead of a trained model.
@@ -179,6 +190,17 @@ pub enum BaselineKind {
     PcaKmeans,
     /// Clustering of the fused features themselves.
     RawKmeans,
+}
+
+impl BaselineKind {
+    /// The row label of a baseline paired with a feature setting.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PcaKmeans => "PCA+KMeans",
+            Self::RawKmeans => "KMeans (raw features)",
+        }
+    }
 }
 
 /// A report column: a metric of a run, or a derived text.
@@ -379,6 +401,20 @@ pub struct Point {
     pub label: String,
     /// What it computes.
     pub job: Job,
+    /// Id of its [`FeatureSet`] in [`Plan::feature_sets`] (empty in plans
+    /// written before feature axes existed: the plan's `features`).
+    #[serde(default)]
+    pub features: String,
+}
+
+/// One distinct feature setting of a study: built once, shared by every
+/// point that uses it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSet {
+    /// The first 12 hex digits of the SHA-256 of the settings' JSON.
+    pub id: String,
+    /// The settings: the spec's `features` with the point's `features.*` keys.
+    pub settings: FeatureSettings,
 }
 
 /// One row of an axis table: a label and the point it refers to.
@@ -418,8 +454,11 @@ pub struct Plan {
     pub spec_path: PathBuf,
     /// The dataset descriptor, resolved against the spec's directory.
     pub dataset: PathBuf,
-    /// Feature settings of the dataset build.
+    /// The spec's feature settings (the base of every feature set).
     pub features: FeatureSettings,
+    /// Every distinct feature setting the points use, base first.
+    #[serde(default)]
+    pub feature_sets: Vec<FeatureSet>,
     /// How the axes combined.
     pub mode: Mode,
     /// The base config every axis varies around.
@@ -449,7 +488,20 @@ impl Plan {
     pub fn point(&self, id: &str) -> Option<&Point> {
         self.points.iter().find(|point| point.id == id)
     }
+
+    /// The feature settings of a point: its feature set's, or the plan's
+    /// `features` for a plan written before feature sets existed.
+    #[must_use]
+    pub fn features_of(&self, point: &Point) -> &FeatureSettings {
+        self.feature_sets
+            .iter()
+            .find(|set| set.id == point.features)
+            .map_or(&self.features, |set| &set.settings)
+    }
 }
+
+/// The root of the keys that set feature settings instead of run-config keys.
+const FEATURES_KEY: &str = "features";
 
 /// Keys an axis may not vary: seeds are the spec's `seeds`, the device and
 /// thread count are properties of the machine, not of the study.
@@ -499,9 +551,13 @@ pub fn expand(spec: &SweepSpec, directory: &Path) -> Result<Plan> {
         axis_variants.push(axis_variants_of(axis, &key)?);
     }
 
+    let base_features = serde_json::to_value(&spec.features)
+        .map_err(|error| Error::spec("features", error.to_string()))?;
     let mut builder = PointBuilder {
         points: Vec::new(),
+        feature_sets: Vec::new(),
         base_json: &base_json,
+        base_features,
         base_latent: base.latent_dim,
         algorithms: &spec.clustering.algorithms,
         covariance: spec.clustering.covariance,
@@ -530,10 +586,21 @@ pub fn expand(spec: &SweepSpec, directory: &Path) -> Result<Plan> {
         Mode::Grid => axes.push(grid_axis(spec, &axis_variants, &names, &mut builder)?),
     }
 
+    // The base feature set first, as the one the sweep's dataset summary describes.
+    let base_feature_set = builder.feature_set("features", None)?;
     let mut points = builder.points;
+    let mut feature_sets = Vec::new();
+    for set in &builder.feature_sets {
+        let used = points.iter().any(|point| point.features == set.id);
+        if set.id == base_feature_set {
+            feature_sets.insert(0, set.clone());
+        } else if used {
+            feature_sets.push(set.clone());
+        }
+    }
     let canonical_base = canonical(base.clone());
     for point in &mut points {
-        if point.job == Job::Train(canonical_base.clone()) {
+        if point.job == Job::Train(canonical_base.clone()) && point.features == base_feature_set {
             "base".clone_into(&mut point.label);
         }
     }
@@ -551,6 +618,7 @@ pub fn expand(spec: &SweepSpec, directory: &Path) -> Result<Plan> {
         spec_path: PathBuf::new(),
         dataset: directory.join(&spec.dataset),
         features: spec.features.clone(),
+        feature_sets,
         mode: spec.mode,
         base,
         seeds,
@@ -632,13 +700,45 @@ fn grid_axis(
         let key = format!("grid point {combination_index} ({label})");
         entries.extend(builder.add(&key, [label.as_str(), label.as_str()], &sets, None)?);
     }
+    // Each baseline once per distinct feature setting of the grid's points.
+    let mut feature_parts: Vec<(String, Map<String, Value>)> = Vec::new();
+    for combination in &combinations {
+        let mut labels = Vec::new();
+        let mut features = Map::new();
+        for variant in combination {
+            if variant.set.contains_key(FEATURES_KEY) {
+                labels.push(variant.point_label.clone());
+                if let Some(value) = variant.set.get(FEATURES_KEY) {
+                    merge_value(&mut features, FEATURES_KEY, value);
+                }
+            }
+        }
+        if !feature_parts.iter().any(|(_, known)| *known == features) {
+            feature_parts.push((labels.join(" / "), features));
+        }
+    }
     for (index, variants) in axis_variants.iter().enumerate() {
         for (variant_index, variant) in variants.iter().enumerate() {
-            if variant.baseline.is_some() {
-                let key = format!("axes[{index}].variants[{variant_index}]");
-                let no_sets: Vec<&Map<String, Value>> = Vec::new();
-                let labels = [variant.label.as_str(), variant.point_label.as_str()];
-                entries.extend(builder.add(&key, labels, &no_sets, variant.baseline)?);
+            if variant.baseline.is_none() {
+                continue;
+            }
+            let key = format!("axes[{index}].variants[{variant_index}]");
+            for (features_label, features) in &feature_parts {
+                let sets: Vec<&Map<String, Value>> = vec![&variant.set, features];
+                let (label, point_label) = if features_label.is_empty() {
+                    (variant.label.clone(), variant.point_label.clone())
+                } else {
+                    (
+                        format!("{} / {features_label}", variant.label),
+                        format!("{} / {features_label}", variant.point_label),
+                    )
+                };
+                entries.extend(builder.add(
+                    &key,
+                    [&label, &point_label],
+                    &sets,
+                    variant.baseline,
+                )?);
             }
         }
     }
@@ -691,19 +791,43 @@ fn axis_variants_of(axis: &AxisSpec, key: &str) -> Result<Vec<Variant>> {
                     ),
                 ));
             }
+            if !axis.baselines.is_empty() && root != FEATURES_KEY {
+                return Err(Error::spec(
+                    format!("{key}.baselines"),
+                    format!(
+                        "only an axis over a `features.*` parameter pairs baselines with its values; '{parameter}' trains models"
+                    ),
+                ));
+            }
             for value in &axis.values {
                 let mut set = Map::new();
                 set_key(&mut set, parameter, value.clone());
+                let label = value_label(value);
                 variants.push(Variant {
-                    label: value_label(value),
-                    point_label: format!("{parameter} = {}", value_label(value)),
-                    set,
+                    label: label.clone(),
+                    point_label: format!("{parameter} = {label}"),
+                    set: set.clone(),
                     baseline: None,
                     source: "values",
                 });
+                for kind in &axis.baselines {
+                    variants.push(Variant {
+                        label: format!("{label}: {}", kind.label()),
+                        point_label: format!("{parameter} = {label}: {}", kind.label()),
+                        set: set.clone(),
+                        baseline: Some((*kind, None)),
+                        source: "values",
+                    });
+                }
             }
         }
         (None, false) => {
+            if !axis.baselines.is_empty() {
+                return Err(Error::spec(
+                    format!("{key}.baselines"),
+                    "a variants axis lists its baselines as variants",
+                ));
+            }
             if !axis.values.is_empty() {
                 return Err(Error::spec(
                     format!("{key}.values"),
@@ -761,11 +885,13 @@ fn variant_of(variant: &VariantSpec, variant_key: &str) -> Result<Variant> {
     };
     let baseline = match (variant.baseline, variant.components) {
         (Some(kind), components) => {
-            if !variant.set.is_empty() {
-                return Err(Error::spec(
-                    format!("{variant_key}.set"),
-                    "a baseline trains nothing; it takes no run-config keys",
-                ));
+            for set_key_name in variant.set.keys() {
+                if set_key_name.split('.').next() != Some(FEATURES_KEY) {
+                    return Err(Error::spec(
+                        format!("{variant_key}.set.{set_key_name}"),
+                        "a baseline trains nothing; it takes only `features.*` keys",
+                    ));
+                }
             }
             if components == Some(0) {
                 return Err(Error::spec(
@@ -845,7 +971,9 @@ fn check_clustering(clustering: &ClusteringSpec) -> Result<ClusteringSpec> {
 /// one-factor axis) keeps its first id and label.
 struct PointBuilder<'a> {
     points: Vec<Point>,
+    feature_sets: Vec<FeatureSet>,
     base_json: &'a Map<String, Value>,
+    base_features: Value,
     base_latent: usize,
     algorithms: &'a [ClusteringAlgorithm],
     covariance: CovarianceType,
@@ -892,6 +1020,7 @@ impl PointBuilder<'_> {
                     serde_json::to_value(self.covariance).unwrap_or(Value::Null),
                 );
             }
+            let feature_set = self.feature_set(key, json.remove(FEATURES_KEY).as_ref())?;
             let config = run_config_from(key, &json)?;
             let job = match baseline {
                 None => Job::Train(canonical(config)),
@@ -904,12 +1033,13 @@ impl PointBuilder<'_> {
                     clustering: config.clustering.clone(),
                 },
             };
-            let id = point_id(&job);
+            let id = point_id(&job, &feature_set);
             if !self.points.iter().any(|point| point.id == id) {
                 self.points.push(Point {
                     id: id.clone(),
                     label: point_label,
                     job,
+                    features: feature_set,
                 });
             }
             entries.push(AxisEntry {
@@ -919,6 +1049,40 @@ impl PointBuilder<'_> {
         }
         Ok(entries)
     }
+
+    /// The id of the feature set of the spec's `features` with `overrides`
+    /// (the row's `features.*` keys), registering it when new. Errors name
+    /// `key` and the feature key.
+    fn feature_set(&mut self, key: &str, overrides: Option<&Value>) -> Result<String> {
+        let mut json = self.base_features.clone();
+        if let (Value::Object(base), Some(Value::Object(overrides))) = (&mut json, overrides) {
+            for (name, value) in overrides {
+                merge_value(base, name, value);
+            }
+        }
+        let settings: FeatureSettings = serde_json::from_value(json)
+            .map_err(|error| Error::spec(key, format!("invalid feature settings: {error}")))?;
+        settings
+            .validate()
+            .map_err(|error| Error::spec(key, format!("invalid feature settings: {error}")))?;
+        let id = feature_set_id(&settings);
+        if !self.feature_sets.iter().any(|set| set.id == id) {
+            self.feature_sets.push(FeatureSet {
+                id: id.clone(),
+                settings,
+            });
+        }
+        Ok(id)
+    }
+}
+
+/// The id of a feature setting: the first 12 hex digits of the SHA-256 of its JSON.
+#[must_use]
+pub fn feature_set_id(settings: &FeatureSettings) -> String {
+    let json = serde_json::to_string(settings).unwrap_or_default();
+    let mut digest = hex_digest(json.as_bytes());
+    digest.truncate(12);
+    digest
 }
 
 fn algorithm_name(algorithm: ClusteringAlgorithm) -> String {
@@ -989,9 +1153,12 @@ fn value_label(value: &Value) -> String {
     }
 }
 
-/// The stable id of a job: the first 12 hex digits of the SHA-256 of its JSON.
-fn point_id(job: &Job) -> String {
-    let json = serde_json::to_string(job).unwrap_or_default();
+/// The stable id of a point: the first 12 hex digits of the SHA-256 of its
+/// job's JSON and its feature set's id.
+fn point_id(job: &Job, feature_set: &str) -> String {
+    let mut json = serde_json::to_string(job).unwrap_or_default();
+    json.push('\n');
+    json.push_str(feature_set);
     let mut digest = hex_digest(json.as_bytes());
     digest.truncate(12);
     digest

@@ -11,7 +11,8 @@ use ndarray::Array2;
 use songvae_sweep::report::load_study;
 use songvae_sweep::results::{PairStatus, ResultLine, read_results};
 use songvae_sweep::runner::{
-    DatasetSummary, Executor, Machine, SweepOptions, SweepRecord, SweepSummary, Task, run_sweep,
+    DatasetSummary, Executor, Machine, StudyData, SweepOptions, SweepRecord, SweepSummary, Task,
+    run_sweep,
 };
 use songvae_sweep::spec::{Plan, load_plan};
 use songvae_train::data::TrainingData;
@@ -119,6 +120,7 @@ fn record(plan: Plan, shard: Option<&str>) -> SweepRecord {
         plan,
         machine: Machine::default(),
         features_dir: PathBuf::from("features"),
+        feature_dirs: BTreeMap::new(),
         dataset: DatasetSummary::of(&data()),
         shard: shard.map(|text| text.parse().expect("shard")),
     }
@@ -137,7 +139,7 @@ fn options(out_dir: &Path, shard: Option<&str>) -> SweepOptions {
 fn run_unsharded(plan: &Plan, out: &Path, executor: &StandIn) -> SweepSummary {
     run_sweep(
         &record(plan.clone(), None),
-        &data(),
+        &StudyData::for_plan(plan, &data()),
         &options(out, None),
         executor,
     )
@@ -269,7 +271,7 @@ fn shards_merge_into_the_unsharded_study() {
         let shard_dir = directory.path().join(format!("shard-{index}"));
         let summary = run_sweep(
             &record(plan.clone(), Some(&shard)),
-            &data(),
+            &StudyData::for_plan(&plan, &data()),
             &options(&shard_dir, Some(&shard)),
             &StandIn::new(),
         )
@@ -291,9 +293,10 @@ fn a_directory_of_another_sweep_is_refused() {
     run_unsharded(&plan, &out, &StandIn::new());
     let mut other = plan;
     other.points.pop();
+    let study = StudyData::for_plan(&other, &data());
     let error = run_sweep(
         &record(other, None),
-        &data(),
+        &study,
         &options(&out, None),
         &StandIn::new(),
     )
@@ -351,14 +354,10 @@ fn k_that_does_not_fit_the_dataset_fails_before_anything_runs() {
     let plan = load_plan(&path).unwrap();
     let executor = StandIn::new();
     let out = directory.path().join("sweep");
-    let message = run_sweep(
-        &record(plan, None),
-        &data(),
-        &options(&out, None),
-        &executor,
-    )
-    .unwrap_err()
-    .to_string();
+    let study = StudyData::for_plan(&plan, &data());
+    let message = run_sweep(&record(plan, None), &study, &options(&out, None), &executor)
+        .unwrap_err()
+        .to_string();
     assert!(message.contains("clustering.k"), "{message}");
     assert!(executor.calls().is_empty());
     assert!(!out.join("results.jsonl").exists());

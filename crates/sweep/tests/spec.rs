@@ -62,9 +62,13 @@ fn grid_expands_to_every_combination_and_baselines_once() {
 #[test]
 fn one_factor_study_shares_the_base_point_between_axes() {
     let plan = load_plan(&fixtures().join("ablation.json")).unwrap();
-    // 6 + 5 + 5 + 5 + 5 + 7 rows; the base point appears in six axes (the
-    // architecture axis's "VAE (FC)" is the base point too), so 33 - 5 = 28.
-    assert_eq!(plan.points.len(), 28);
+    // 6 + 5 + 5 + 8 + 5 + 3 + 2 + 8 + 6 + 6 = 54 rows; the base point
+    // appears in all ten axes (as "VAE (FC)", "yeo_johnson" and "fused:
+    // VAE" too) and PCA+KMeans in three, so 54 - 9 - 2 = 43.
+    assert_eq!(plan.points.len(), 43);
+    // Feature sets: the base, audio transforms standard and quantile_normal,
+    // audio only, lyrics only.
+    assert_eq!(plan.feature_sets.len(), 5);
     let base_id = &plan.axes[0].entries[2].point;
     for axis in &plan.axes {
         let base_rows = axis
@@ -170,4 +174,74 @@ fn several_clustering_algorithms_multiply_every_point() {
         let diagonal = config.clustering.covariance == CovarianceType::Diag;
         assert_eq!(diagonal, point.label.ends_with("(gmm)"), "{}", point.label);
     }
+}
+
+#[test]
+fn feature_axes_expand_share_feature_sets_and_get_distinct_ids() {
+    let spec = r#"{
+      "name": "features",
+      "dataset": "d.json",
+      "axes": [
+        {"name": "transform", "parameter": "features.fusion.audio_transform",
+         "values": ["standard", "yeo_johnson"], "baselines": ["pca_kmeans"]},
+        {"name": "modality", "variants": [
+          {"label": "audio: VAE", "set": {"features.modalities": ["audio"]}},
+          {"label": "audio: PCA+KMeans", "baseline": "pca_kmeans", "set": {"features.modalities": ["audio"]}},
+          {"label": "fused: VAE", "set": {}},
+          {"label": "fused: PCA+KMeans", "baseline": "pca_kmeans"}
+        ]}
+      ]
+    }"#;
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("spec.json");
+    std::fs::write(&path, spec).unwrap();
+    let plan = load_plan(&path).unwrap();
+    // Feature sets: the base (yeo_johnson, every modality), standard, audio only.
+    assert_eq!(plan.feature_sets.len(), 3);
+    assert_eq!(plan.feature_sets[0].settings, plan.features);
+    let transform_rows: Vec<(&str, &str)> = plan.axes[0]
+        .entries
+        .iter()
+        .map(|entry| (entry.label.as_str(), entry.point.as_str()))
+        .collect();
+    let labels: Vec<&str> = transform_rows.iter().map(|(label, _)| *label).collect();
+    assert_eq!(
+        labels,
+        [
+            "standard",
+            "standard: PCA+KMeans",
+            "yeo_johnson",
+            "yeo_johnson: PCA+KMeans"
+        ]
+    );
+    // yeo_johnson is the default transform: that row is the base point and
+    // the fused rows of the other axis are the same points.
+    let modality = &plan.axes[1].entries;
+    assert_eq!(transform_rows[2].1, modality[2].point);
+    assert_eq!(transform_rows[3].1, modality[3].point);
+    assert_eq!(plan.point(transform_rows[2].1).unwrap().label, "base");
+    // Same job on other features: other ids, other feature sets.
+    let mut ids = Vec::new();
+    for point in &plan.points {
+        assert!(!ids.contains(&point.id), "{} repeats", point.id);
+        ids.push(point.id.clone());
+        assert!(
+            plan.feature_sets.iter().any(|set| set.id == point.features),
+            "{} uses a listed feature set",
+            point.label
+        );
+    }
+    assert_eq!(plan.points.len(), 6);
+    let standard = plan.point(transform_rows[0].1).unwrap();
+    let base = plan.point(transform_rows[2].1).unwrap();
+    assert_eq!(standard.job, base.job);
+    assert_ne!(standard.features, base.features);
+    let audio_only = plan.point(&modality[0].point).unwrap();
+    assert_eq!(
+        plan.features_of(audio_only).modalities,
+        Some(vec![songvae_features::fusion::Modality::Audio])
+    );
+    let audio_baseline = plan.point(&modality[1].point).unwrap();
+    assert_eq!(audio_baseline.features, audio_only.features);
+    assert!(matches!(audio_baseline.job, Job::Baseline { .. }));
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_models::device::DeviceChoice;
-use songvae_models::spec::{Architecture, ModelSpec};
+use songvae_models::spec::{Activation, Architecture, ModelSpec};
 
 use crate::error::{Error, Result};
 
@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 /// | `latent_dim` | 16 | 1 ..= 4096 |
 /// | `hidden_dim` | 256 | 1 ..= 65536 |
 /// | `depth` | 2 | 1 ..= 8 |
+/// | `activation` | `relu` | `relu`, `tanh`, `elu`: hidden layers of the dense models |
+/// | `bounded_code` | `false` | `true` puts the `ae`'s code through `tanh` (`ae` only) |
 /// | `learning_rate` | 1e-3 | > 0, <= 100 |
 /// | `beta` | 1.0 | >= 0 (KL weight; 1 is the plain VAE) |
 /// | `batch_size` | 32 | >= 1 |
@@ -24,6 +26,8 @@ use crate::error::{Error, Result};
 /// | `patience` | 10 | >= 1 epochs |
 /// | `min_epochs` | 0 | <= `max_epochs`; early stopping never ends a run before this (small datasets often sit on a plateau first) |
 /// | `tolerance` | 1e-3 | >= 0 (relative validation-loss improvement) |
+/// | `plateau_decays` | 0 | 0 ..= 10: at a plateau (patience epochs without progress, after `min_epochs`) the learning rate is multiplied by `plateau_factor` and training goes on, this many times; the next plateau ends the run (0: the first plateau ends it) |
+/// | `plateau_factor` | 0.2 | 0 < f < 1 |
 /// | `gradient_clip` | none | > 0 (maximum gradient norm) |
 /// | `kl_warmup_epochs` | 0 | KL weight rises linearly from 0 to `beta` over these epochs |
 /// | `validation_fraction` | 0.2 | 0 < f < 1; tracks held out for early stopping |
@@ -43,6 +47,12 @@ pub struct RunConfig {
     pub hidden_dim: usize,
     /// Hidden layers in the encoder.
     pub depth: usize,
+    /// Non-linearity of the dense models' hidden layers.
+    #[serde(skip_serializing_if = "is_default")]
+    pub activation: Activation,
+    /// A `tanh` on the autoencoder's code.
+    #[serde(skip_serializing_if = "is_default")]
+    pub bounded_code: bool,
     /// Adam learning rate.
     pub learning_rate: f64,
     /// Weight of the KL term.
@@ -57,6 +67,12 @@ pub struct RunConfig {
     pub min_epochs: usize,
     /// Relative improvement of the validation loss that counts as progress.
     pub tolerance: f64,
+    /// Learning-rate decays at a plateau before a plateau ends the run.
+    #[serde(skip_serializing_if = "is_default")]
+    pub plateau_decays: usize,
+    /// Factor of each plateau decay.
+    #[serde(skip_serializing_if = "is_default_plateau_factor")]
+    pub plateau_factor: f64,
     /// Maximum gradient norm, when clipping.
     pub gradient_clip: Option<f64>,
     /// Epochs of linear KL warm-up.
@@ -82,6 +98,8 @@ impl Default for RunConfig {
             latent_dim: 16,
             hidden_dim: 256,
             depth: 2,
+            activation: Activation::Relu,
+            bounded_code: false,
             learning_rate: 1e-3,
             beta: 1.0,
             batch_size: 32,
@@ -89,6 +107,8 @@ impl Default for RunConfig {
             patience: 10,
             min_epochs: 0,
             tolerance: 1e-3,
+            plateau_decays: 0,
+            plateau_factor: DEFAULT_PLATEAU_FACTOR,
             gradient_clip: None,
             kl_warmup_epochs: 0,
             validation_fraction: 0.2,
@@ -123,6 +143,22 @@ pub struct ClusteringConfig {
     /// mixture existed stay the same.
     #[serde(skip_serializing_if = "is_full_covariance")]
     pub covariance: CovarianceType,
+}
+
+/// The default of `plateau_factor`.
+const DEFAULT_PLATEAU_FACTOR: f64 = 0.2;
+
+/// Keys added after the study's first sweeps are left out of the JSON at
+/// their defaults, so configs (and sweep point ids) written before them
+/// stay the same.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+// serde's `skip_serializing_if` passes the field by reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_default_plateau_factor(factor: &f64) -> bool {
+    factor.to_bits() == DEFAULT_PLATEAU_FACTOR.to_bits()
 }
 
 // serde's `skip_serializing_if` passes the field by reference.
@@ -184,7 +220,44 @@ impl RunConfig {
             latent_dim: self.latent_dim,
             hidden_dim: self.hidden_dim,
             depth: self.depth,
+            activation: self.activation,
+            bounded_code: self.bounded_code,
         }
+    }
+
+    /// The early-stopping keys: `min_epochs`, `patience`, `tolerance` and the plateau decays.
+    fn validate_stopping(&self) -> Result<()> {
+        if self.min_epochs > self.max_epochs {
+            return Err(invalid(
+                "min_epochs",
+                format!(
+                    "{} is above max_epochs ({})",
+                    self.min_epochs, self.max_epochs
+                ),
+            ));
+        }
+        if self.patience == 0 {
+            return Err(invalid("patience", "must be at least 1"));
+        }
+        if !(self.tolerance >= 0.0 && self.tolerance.is_finite()) {
+            return Err(invalid(
+                "tolerance",
+                format!("{} must be finite and >= 0", self.tolerance),
+            ));
+        }
+        if self.plateau_decays > 10 {
+            return Err(invalid(
+                "plateau_decays",
+                format!("{} is outside 0 to 10", self.plateau_decays),
+            ));
+        }
+        if !(self.plateau_factor > 0.0 && self.plateau_factor < 1.0) {
+            return Err(invalid(
+                "plateau_factor",
+                format!("{} is outside (0, 1)", self.plateau_factor),
+            ));
+        }
+        Ok(())
     }
 
     /// Checks every value against its valid range (the table above). Checks
@@ -212,24 +285,7 @@ impl RunConfig {
                 format!("{} is outside 1 to 100000", self.max_epochs),
             ));
         }
-        if self.min_epochs > self.max_epochs {
-            return Err(invalid(
-                "min_epochs",
-                format!(
-                    "{} is above max_epochs ({})",
-                    self.min_epochs, self.max_epochs
-                ),
-            ));
-        }
-        if self.patience == 0 {
-            return Err(invalid("patience", "must be at least 1"));
-        }
-        if !(self.tolerance >= 0.0 && self.tolerance.is_finite()) {
-            return Err(invalid(
-                "tolerance",
-                format!("{} must be finite and >= 0", self.tolerance),
-            ));
-        }
+        self.validate_stopping()?;
         if let Some(clip) = self.gradient_clip
             && !(clip > 0.0 && clip.is_finite())
         {
@@ -317,6 +373,16 @@ mod tests {
             (r#"{"architecture": "cvae"}"#, "condition"),
             (r#"{"intra_op_threads": 0}"#, "intra_op_threads"),
             (r#"{"min_epochs": 500, "max_epochs": 100}"#, "min_epochs"),
+            (r#"{"plateau_decays": 11}"#, "plateau_decays"),
+            (r#"{"plateau_factor": 1.0}"#, "plateau_factor"),
+            (
+                r#"{"bounded_code": true}"#,
+                "bounded_code: a bounded (tanh) code applies to the ae only",
+            ),
+            (
+                r#"{"architecture": "conv_vae", "activation": "tanh"}"#,
+                "activation: the conv_vae's layers use relu",
+            ),
         ];
         for (json, key) in cases {
             let message = error_of(json);
@@ -325,10 +391,30 @@ mod tests {
     }
 
     #[test]
+    fn keys_added_later_stay_out_of_the_json_at_their_defaults() {
+        let json = serde_json::to_value(RunConfig::default()).unwrap();
+        for key in [
+            "activation",
+            "bounded_code",
+            "plateau_decays",
+            "plateau_factor",
+        ] {
+            assert!(json.get(key).is_none(), "{key} is written at its default");
+        }
+        let tanh: RunConfig =
+            serde_json::from_str(r#"{"activation": "tanh", "plateau_decays": 2}"#).unwrap();
+        let json = serde_json::to_value(&tanh).unwrap();
+        assert_eq!(json["activation"], "tanh");
+        assert_eq!(json["plateau_decays"], 2);
+        tanh.validate().unwrap();
+    }
+
+    #[test]
     fn unknown_keys_and_values_are_rejected() {
         assert!(error_of(r#"{"laten_dim": 8}"#).contains("unknown field `laten_dim`"));
         assert!(error_of(r#"{"architecture": "gan"}"#).contains("unknown variant `gan`"));
         assert!(error_of(r#"{"device": "gpu"}"#).contains("invalid device 'gpu'"));
+        assert!(error_of(r#"{"activation": "gelu"}"#).contains("unknown variant `gelu`"));
         assert!(error_of(r#"{"clustering": {"algorithm": "dbscan"}}"#).contains("unknown variant"));
         assert!(
             error_of(r#"{"clustering": {"covariance": "diag"}}"#)

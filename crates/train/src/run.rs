@@ -119,6 +119,10 @@ pub struct RunResult {
     /// First epoch after which the relative validation improvement stayed
     /// under `tolerance` for `patience` epochs; `None` when it never did.
     pub converged_epoch: Option<usize>,
+    /// Epochs at whose plateau the learning rate was multiplied by
+    /// `plateau_factor` instead of stopping (`plateau_decays` of them at most).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plateau_decay_epochs: Vec<usize>,
     /// Training loss of the last epoch.
     pub final_train_loss: Option<f64>,
     /// Validation loss of the last epoch.
@@ -206,22 +210,13 @@ pub fn train_run(
         _ => None,
     };
 
-    // Only the convolutional model takes the lyrics block separately.
-    let lyrics_dim = match (&data.lyrics_columns, config.architecture) {
-        (Some(columns), Architecture::ConvVae) => columns.len(),
-        _ => 0,
-    };
-    let shape = DataShape {
-        feature_dim: data.features.ncols(),
-        frames: data
-            .frames
-            .as_ref()
-            .map(|frames| (frames.shape()[1], frames.shape()[2])),
-        lyrics_dim,
-        condition_classes: condition
+    let shape = data_shape(
+        config,
+        data,
+        condition
             .as_ref()
             .map_or(0, |encoded| encoded.classes.len()),
-    };
+    );
     let spec = config.model_spec();
     spec.validate(&shape)?;
 
@@ -246,6 +241,7 @@ pub fn train_run(
         status,
         diverged_epoch,
         converged_epoch,
+        plateau_decay_epochs,
     } = fit(
         model.as_ref(),
         &mut optimiser,
@@ -264,6 +260,7 @@ pub fn train_run(
         diverged_epoch,
         epochs_run,
         converged_epoch,
+        plateau_decay_epochs,
         final_train_loss: curves.train_loss.last().copied(),
         final_validation_loss: curves.validation_loss.last().copied(),
         reconstruction_loss: curves.reconstruction_loss.last().copied(),
@@ -299,12 +296,31 @@ pub fn train_run(
     })
 }
 
+/// The shapes the dataset gives the model of `config`.
+fn data_shape(config: &RunConfig, data: &TrainingData, condition_classes: usize) -> DataShape {
+    // Only the convolutional model takes the lyrics block separately.
+    let lyrics_dim = match (&data.lyrics_columns, config.architecture) {
+        (Some(columns), Architecture::ConvVae) => columns.len(),
+        _ => 0,
+    };
+    DataShape {
+        feature_dim: data.features.ncols(),
+        frames: data
+            .frames
+            .as_ref()
+            .map(|frames| (frames.shape()[1], frames.shape()[2])),
+        lyrics_dim,
+        condition_classes,
+    }
+}
+
 /// What the epoch loop leaves behind.
 struct Fit {
     curves: LossCurves,
     status: RunStatus,
     diverged_epoch: Option<usize>,
     converged_epoch: Option<usize>,
+    plateau_decay_epochs: Vec<usize>,
 }
 
 /// The epoch loop: seeded shuffling, Adam steps, validation, early stopping,
@@ -325,6 +341,8 @@ fn fit(
     let mut diverged_epoch = None;
     let mut converged_epoch = None;
     let mut early_stopping = EarlyStopping::default();
+    let mut learning_rate = config.learning_rate;
+    let mut plateau_decay_epochs = Vec::new();
     let device = data.features.device();
     let mut order = train_indices.to_vec();
     for epoch in 1..=config.max_epochs {
@@ -380,8 +398,17 @@ fn fit(
         curves.validation_loss.push(validation);
         on_epoch(epoch, config.max_epochs, sums[0] / seen, validation);
 
-        if let Some(epoch) = early_stopping.update(epoch, validation, config) {
-            converged_epoch = Some(epoch);
+        if let Some(plateau_epoch) = early_stopping.update(epoch, validation, config) {
+            if plateau_decay_epochs.len() < config.plateau_decays {
+                // A plateau, not the end: a smaller step often finds the
+                // next descent (small datasets sit on several plateaus).
+                learning_rate *= config.plateau_factor;
+                optimiser.set_lr(learning_rate);
+                early_stopping.restart_patience();
+                plateau_decay_epochs.push(epoch);
+                continue;
+            }
+            converged_epoch = Some(plateau_epoch);
             break;
         }
     }
@@ -390,6 +417,7 @@ fn fit(
         status,
         diverged_epoch,
         converged_epoch,
+        plateau_decay_epochs,
     }
 }
 
@@ -465,6 +493,12 @@ impl EarlyStopping {
         self.best_validation = self.best_validation.min(validation);
         let stop = self.epochs_without_progress >= config.patience && epoch >= config.min_epochs;
         stop.then(|| epoch - self.epochs_without_progress)
+    }
+
+    /// Starts the patience count again (after a learning-rate decay); the
+    /// best loss so far stays the reference.
+    fn restart_patience(&mut self) {
+        self.epochs_without_progress = 0;
     }
 }
 
@@ -731,6 +765,29 @@ mod tests {
             90.0, 90.1, 90.2, 90.3, 90.3, 80.0, 70.0, 69.9, 69.8, 69.8, 69.9,
         ];
         assert_eq!(stop_of(&curve, &config), Some((10, 7)));
+    }
+
+    #[test]
+    fn a_restarted_patience_waits_for_a_second_plateau() {
+        let config = RunConfig {
+            patience: 2,
+            tolerance: 0.01,
+            ..RunConfig::default()
+        };
+        let mut early_stopping = EarlyStopping::default();
+        // Flat from epoch 2: the first plateau is seen at epoch 3.
+        let curve = [10.0, 9.0, 9.0, 9.0, 8.0, 8.0, 8.0];
+        let mut plateaus = Vec::new();
+        for (index, validation) in curve.iter().enumerate() {
+            if early_stopping
+                .update(index + 1, *validation, &config)
+                .is_some()
+            {
+                plateaus.push(index + 1);
+                early_stopping.restart_patience();
+            }
+        }
+        assert_eq!(plateaus, vec![4, 7]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use songvae_features::build::{BuildOptions, build_features};
 use songvae_features::dataset::FeatureSettings;
 use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_models::device::DeviceChoice;
-use songvae_models::spec::Architecture;
+use songvae_models::spec::{Activation, Architecture};
 use songvae_train::config::{ClusteringAlgorithm, RunConfig};
 use songvae_train::data::TrainingData;
 use songvae_train::output::write_outputs;
@@ -246,4 +246,65 @@ fn every_clustering_algorithm_clusters_the_latents_into_k_groups() {
             "{algorithm:?} {covariance:?}: {scores:?}"
         );
     }
+}
+
+#[test]
+fn activations_and_a_bounded_code_change_the_model() {
+    let base = short_config(Architecture::Ae);
+    let mut latents = Vec::new();
+    for activation in Activation::ALL {
+        let config = RunConfig {
+            activation,
+            ..base.clone()
+        };
+        let outputs = train_run(&config, fixture_data(), &mut |_, _, _, _| {}).unwrap();
+        assert_eq!(
+            outputs.result.status,
+            RunStatus::Completed,
+            "{activation:?}"
+        );
+        latents.push(outputs.latents.unwrap());
+    }
+    assert_ne!(latents[0], latents[1], "tanh differs from relu");
+    assert_ne!(latents[0], latents[2], "elu differs from relu");
+    let bounded = RunConfig {
+        bounded_code: true,
+        activation: Activation::Tanh,
+        ..base
+    };
+    let outputs = train_run(&bounded, fixture_data(), &mut |_, _, _, _| {}).unwrap();
+    let codes = outputs.latents.unwrap();
+    assert!(
+        codes.iter().all(|value| value.abs() < 1.0),
+        "a tanh code stays inside (-1, 1)"
+    );
+    assert!(codes.iter().any(|value| value.abs() > 0.01));
+}
+
+#[test]
+fn plateau_decays_lower_the_learning_rate_instead_of_stopping() {
+    // A tolerance no epoch can meet: every epoch after the first is a
+    // plateau epoch, so with patience 3 a plateau is seen at epoch 4.
+    let stopping = RunConfig {
+        max_epochs: 40,
+        patience: 3,
+        tolerance: 10.0,
+        ..short_config(Architecture::Vae)
+    };
+    let first = train_run(&stopping, fixture_data(), &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(first.result.epochs_run, 4, "the first plateau ends the run");
+    assert!(first.result.plateau_decay_epochs.is_empty());
+    let decaying = RunConfig {
+        plateau_decays: 2,
+        ..stopping
+    };
+    let second = train_run(&decaying, fixture_data(), &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(second.result.plateau_decay_epochs, vec![4, 7]);
+    assert_eq!(second.result.epochs_run, 10, "the third plateau ends it");
+    assert_eq!(second.result.converged_epoch, Some(7));
+    // The first four epochs are the same run; after the decay the steps differ.
+    assert_eq!(
+        first.result.curves.train_loss[..4],
+        second.result.curves.train_loss[..4]
+    );
 }

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use songvae_models::init::{initialise, standard_normal};
 use songvae_models::model::{Batch, build, loss_parts};
-use songvae_models::spec::{Architecture, DataShape, ModelSpec};
+use songvae_models::spec::{Activation, Architecture, DataShape, ModelSpec};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -53,6 +53,8 @@ fn main() -> anyhow::Result<()> {
         latent_dim: args.latent_dim,
         hidden_dim: args.hidden_dim,
         depth: 2,
+        activation: Activation::Relu,
+        bounded_code: false,
     };
     let shape = DataShape {
         feature_dim: args.input_dim,
