@@ -20,6 +20,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use songvae_features::build::{BuildOptions, FeatureBuild, build_feature_sets, read_failures};
 use songvae_features::descriptor::Descriptor;
+use songvae_features::fusion::Modality;
 use songvae_models::device::DeviceChoice;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::runner::{
@@ -129,7 +130,8 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("runs").join(&plan.name));
-    let (study, feature_dirs) = build_study_features(&plan, &out_dir, !args.quiet)?;
+    let (study, feature_dirs, feature_modalities) =
+        build_study_features(&plan, &out_dir, !args.quiet)?;
     let (first_id, first_data) = study
         .sets
         .iter()
@@ -145,6 +147,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         machine: Machine::detect(&device.to_string(), jobs),
         features_dir,
         feature_dirs: feature_dirs.clone(),
+        feature_modalities,
         dataset: DatasetSummary::of(first_data),
         shard,
         plan,
@@ -201,7 +204,7 @@ fn build_study_features(
     plan: &Plan,
     out_dir: &Path,
     progress: bool,
-) -> anyhow::Result<(StudyData, BTreeMap<String, PathBuf>)> {
+) -> anyhow::Result<StudyFeatures> {
     let descriptor = Descriptor::load(&plan.dataset)?;
     let mut study = StudyData::default();
     let mut builds = Vec::new();
@@ -239,7 +242,9 @@ fn build_study_features(
         }
     };
     let mut feature_dirs = BTreeMap::new();
+    let mut feature_modalities = BTreeMap::new();
     for (index, (id, report)) in ids.iter().zip(&built.reports).enumerate() {
+        feature_modalities.insert(id.clone(), report.manifest.modalities.clone());
         if index == 0 {
             eprint!("{}", report.summary_text());
         } else {
@@ -268,8 +273,15 @@ fn build_study_features(
     for (id, reason) in &study.unavailable {
         eprintln!("feature set {id}: not applicable: {reason}");
     }
-    Ok((study, feature_dirs))
+    Ok((study, feature_dirs, feature_modalities))
 }
+
+/// The built feature sets of a study: their data, directories and fused modalities.
+type StudyFeatures = (
+    StudyData,
+    BTreeMap<String, PathBuf>,
+    BTreeMap<String, Vec<Modality>>,
+);
 
 fn report_command(args: &ReportArgs) -> anyhow::Result<()> {
     let study = load_study(&args.runs)?;

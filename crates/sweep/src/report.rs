@@ -20,6 +20,7 @@ use crate::plots::{self, PlotFile};
 use crate::results::{ResultLine, merge_results};
 use crate::runner::SweepRecord;
 use crate::spec::{Axis, BaselineKind, Column, Job, Mode, Plan, numeric_axis_values};
+use songvae_features::fusion::Modality;
 
 /// A study merged from one or more sweep directories.
 #[derive(Clone, Debug)]
@@ -249,6 +250,8 @@ struct Row<'a> {
     label: &'a str,
     job: Option<&'a Job>,
     stats: Option<&'a PointStats>,
+    /// Id of the point's feature set.
+    features: &'a str,
 }
 
 fn rows_of<'a>(
@@ -258,10 +261,12 @@ fn rows_of<'a>(
 ) -> Vec<Row<'a>> {
     let mut rows = Vec::new();
     for entry in &axis.entries {
+        let point = plan.point(&entry.point);
         rows.push(Row {
             label: &entry.label,
-            job: plan.point(&entry.point).map(|point| &point.job),
+            job: point.map(|point| &point.job),
             stats: stats.get(&entry.point),
+            features: point.map_or("", |point| point.features.as_str()),
         });
     }
     rows
@@ -588,6 +593,9 @@ pub fn render_markdown(
         {
             let _ = writeln!(text, "{comparison}\n");
         }
+        if let Some(comparison) = modality_comparison(study, &rows) {
+            let _ = writeln!(text, "{comparison}\n");
+        }
         let mut links = Vec::new();
         for plot in plots {
             if plot.axis.as_deref() == Some(axis.name.as_str()) {
@@ -630,6 +638,50 @@ pub fn render_markdown(
         text,
         "`results.csv` has one row per (point, seed) with every metric; the sweep directories hold `results.jsonl`, `sweep.json` and per-run `result.json`, `latents.npy` and `clusters.txt`. Standard deviations are over seeds (sample, n - 1); `convergence_stability` classes the silhouette spread: very_stable < 0.01 <= stable < 0.03 <= moderate < 0.06 <= high_variance."
     );
+    text
+}
+
+/// The feature-settings line of the setting paragraph: every feature set
+/// with its modalities, transforms and lyrics vectoriser.
+fn feature_settings_line(study: &Study) -> String {
+    let plan = &study.record.plan;
+    let mut text = String::new();
+    if !plan.feature_sets.is_empty() {
+        let mut sets = Vec::new();
+        for set in &plan.feature_sets {
+            let modalities = modalities_of(study, &set.id).map_or_else(
+                || "every modality".to_owned(),
+                |modalities| {
+                    modalities
+                        .iter()
+                        .map(|modality| modality.name())
+                        .collect::<Vec<_>>()
+                        .join(" + ")
+                },
+            );
+            let fusion = &set.settings.fusion;
+            let lyrics = &set.settings.lyrics;
+            sets.push(format!(
+                "`{}` ({modalities}; audio {}, lyrics {:?} {} dims, {}{} components)",
+                set.id,
+                fusion.audio_transform.name(),
+                lyrics.analyzer,
+                lyrics.dims,
+                if fusion.lyrics_unit_rows {
+                    "unit rows, "
+                } else {
+                    ""
+                },
+                fusion.lyrics_transform.name()
+            ));
+        }
+        let _ = write!(
+            text,
+            "\n- Feature settings ({}, the first is the spec's): {}.",
+            sets.len(),
+            sets.join("; ")
+        );
+    }
     text
 }
 
@@ -686,6 +738,7 @@ fn setting_paragraph(study: &Study) -> String {
         base.min_epochs,
         base.patience
     );
+    text.push_str(&feature_settings_line(study));
     let machine = &record.machine;
     let mut devices = Vec::new();
     for line in &study.lines {
@@ -725,6 +778,100 @@ fn setting_paragraph(study: &Study) -> String {
         counts[3]
     );
     text
+}
+
+/// The modalities a feature set fused: as built (`sweep.json`), else as
+/// configured; `None` when neither says (all the dataset has, unknown).
+fn modalities_of(study: &Study, features: &str) -> Option<Vec<Modality>> {
+    if let Some(built) = study.record.feature_modalities.get(features) {
+        return Some(built.clone());
+    }
+    let set = study
+        .record
+        .plan
+        .feature_sets
+        .iter()
+        .find(|set| set.id == features)?;
+    set.settings.modalities.clone()
+}
+
+/// For an axis whose trained rows differ in their modalities: per label,
+/// whether the best fused model beats the best single-modality model on
+/// ARI and NMI by more than the seed spread.
+fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
+    let mut fused = Vec::new();
+    let mut single = Vec::new();
+    for row in rows {
+        if !matches!(row.job, Some(Job::Train(_))) {
+            continue;
+        }
+        match modalities_of(study, row.features) {
+            Some(modalities) if modalities.len() > 1 => fused.push(*row),
+            Some(modalities) if modalities.len() == 1 => single.push((*row, modalities[0])),
+            _ => {}
+        }
+    }
+    if single.is_empty() {
+        return None;
+    }
+    if fused.is_empty() {
+        return Some(
+            "No trained row fuses two modalities here (the dataset has one, or the fused rows did not run), so fusion cannot be judged on this dataset.".to_owned(),
+        );
+    }
+    let labels = scored_labels(&study.lines);
+    let mut sentences = Vec::new();
+    for label in &labels {
+        let mut parts = Vec::new();
+        for column in [Column::Ari, Column::Nmi] {
+            let value = |row: &Row<'_>| {
+                row.stats
+                    .and_then(|stats| stats.labels.get(label))
+                    .and_then(|scores| scores.get(&column))
+                    .copied()
+            };
+            let best_fused = fused
+                .iter()
+                .filter_map(|row| value(row).map(|summary| (*row, summary)))
+                .max_by(|left, right| left.1.mean.total_cmp(&right.1.mean));
+            let best_single = single
+                .iter()
+                .filter_map(|(row, modality)| value(row).map(|summary| (*row, *modality, summary)))
+                .max_by(|left, right| left.2.mean.total_cmp(&right.2.mean));
+            let (Some((fused_row, fused_summary)), Some((_, modality, single_summary))) =
+                (best_fused, best_single)
+            else {
+                continue;
+            };
+            let difference = fused_summary.mean - single_summary.mean;
+            let spread = fused_summary.std.max(single_summary.std);
+            let verdict = if difference > spread {
+                "beats"
+            } else if difference >= -spread {
+                "is level, within the seed spread, with"
+            } else {
+                "loses to"
+            };
+            parts.push(format!(
+                "on {} {} ({}) {verdict} its best single modality, {} ({})",
+                column.name(),
+                fused_row.label,
+                format_summary(column, &fused_summary),
+                modality.name(),
+                format_summary(column, &single_summary)
+            ));
+        }
+        if !parts.is_empty() {
+            sentences.push(format!("For `{label}`, {}.", parts.join("; ")));
+        }
+    }
+    if sentences.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "Fusion against single modalities (trained rows, each label): {}",
+        sentences.join(" ")
+    ))
 }
 
 /// Whether the best trained model beats the PCA + k-means baseline on the

@@ -31,6 +31,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use songvae_features::cache::{write_atomic, write_npy_atomic};
+use songvae_features::fusion::Modality;
 use songvae_metrics::pca::Pca;
 use songvae_models::device::DeviceChoice;
 use songvae_models::spec::Architecture;
@@ -181,6 +182,9 @@ pub struct SweepRecord {
     /// The features directory of every built feature set, by id.
     #[serde(default)]
     pub feature_dirs: BTreeMap<String, PathBuf>,
+    /// The modalities each built feature set fused, by id.
+    #[serde(default)]
+    pub feature_modalities: BTreeMap<String, Vec<Modality>>,
     /// What the dataset holds.
     pub dataset: DatasetSummary,
     /// The shard this directory holds, when sharded.

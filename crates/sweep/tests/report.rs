@@ -1,13 +1,17 @@
 //! The report of canned results: `report.md` and `results.csv` are compared
 //! with stored snapshots; plots are SVG files.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod common;
 
 use common::assert_snapshot;
+use songvae_features::fusion::Modality;
 use songvae_sweep::report::{load_study, write_report};
-use songvae_sweep::results::PairStatus;
+use songvae_sweep::results::{PairStatus, ResultLine};
+use songvae_sweep::runner::{DatasetSummary, Machine, SweepRecord};
+use songvae_sweep::spec::load_plan;
 use songvae_train::run::LabelScores;
 
 fn canned() -> PathBuf {
@@ -159,4 +163,103 @@ fn a_missing_sweep_directory_names_its_file() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("no/such/sweep/sweep.json"), "{message}");
+}
+
+#[test]
+fn a_modality_axis_says_per_label_whether_fusion_beats_the_best_single_modality() {
+    let directory = tempfile::tempdir().unwrap();
+    let spec_path = directory.path().join("spec.json");
+    std::fs::write(
+        &spec_path,
+        r#"{"name": "modality", "dataset": "d.json", "axes": [{"name": "modality", "primary": "ari", "variants": [
+            {"label": "audio: VAE", "set": {"features.modalities": ["audio"]}},
+            {"label": "lyrics: VAE", "set": {"features.modalities": ["lyrics"]}},
+            {"label": "fused: VAE", "set": {}},
+            {"label": "fused: PCA+KMeans", "baseline": "pca_kmeans"}
+        ]}]}"#,
+    )
+    .unwrap();
+    let plan = load_plan(&spec_path).unwrap();
+    let point_of = |label: &str| {
+        let entry = plan.axes[0]
+            .entries
+            .iter()
+            .find(|entry| entry.label == label)
+            .unwrap();
+        plan.point(&entry.point).unwrap().clone()
+    };
+    let mut feature_modalities = BTreeMap::new();
+    for entry in &plan.axes[0].entries {
+        let point = point_of(&entry.label);
+        let modalities = match entry.label.as_str() {
+            "audio: VAE" => vec![Modality::Audio],
+            "lyrics: VAE" => vec![Modality::Lyrics],
+            _ => vec![Modality::Audio, Modality::Lyrics],
+        };
+        feature_modalities.insert(point.features.clone(), modalities);
+    }
+    // (row, language ARI per seed, genre ARI per seed)
+    let scores: [(&str, [f64; 3], [f64; 3]); 4] = [
+        ("audio: VAE", [0.10, 0.12, 0.11], [0.30, 0.32, 0.31]),
+        ("lyrics: VAE", [0.80, 0.82, 0.81], [0.05, 0.06, 0.04]),
+        ("fused: VAE", [0.95, 0.96, 0.97], [0.30, 0.33, 0.31]),
+        ("fused: PCA+KMeans", [0.5, 0.5, 0.5], [0.2, 0.2, 0.2]),
+    ];
+    let mut lines = String::new();
+    for (label, language, genre) in scores {
+        let point = point_of(label);
+        for seed in 0..3 {
+            let mut line = ResultLine::bare(&point.id, label, seed, PairStatus::Completed);
+            line.labels = vec![
+                LabelScores {
+                    label: "language".to_owned(),
+                    ari: language[seed as usize],
+                    nmi: language[seed as usize],
+                    purity: 0.9,
+                },
+                LabelScores {
+                    label: "genre".to_owned(),
+                    ari: genre[seed as usize],
+                    nmi: genre[seed as usize],
+                    purity: 0.5,
+                },
+            ];
+            line.ari = Some(language[seed as usize]);
+            lines.push_str(&serde_json::to_string(&line).unwrap());
+            lines.push('\n');
+        }
+    }
+    let sweep = directory.path().join("sweep");
+    std::fs::create_dir_all(&sweep).unwrap();
+    std::fs::write(sweep.join("results.jsonl"), lines).unwrap();
+    let record = SweepRecord {
+        plan,
+        machine: Machine::default(),
+        features_dir: PathBuf::from("features"),
+        feature_dirs: BTreeMap::new(),
+        feature_modalities,
+        dataset: DatasetSummary::default(),
+        shard: None,
+    };
+    std::fs::write(
+        sweep.join("sweep.json"),
+        serde_json::to_string(&record).unwrap(),
+    )
+    .unwrap();
+    let study = load_study(&[sweep]).unwrap();
+    let out = directory.path().join("report");
+    write_report(&study, &out).unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("For `language`, on ari fused: VAE (0.960 ± 0.010) beats its best single modality, lyrics (0.810 ± 0.010)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("For `genre`, on ari fused: VAE (0.313 ± 0.015) is level, within the seed spread, with its best single modality, audio (0.310 ± 0.010)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("- Feature settings (3, the first is the spec's):"),
+        "{report}"
+    );
 }

@@ -121,6 +121,7 @@ fn record(plan: Plan, shard: Option<&str>) -> SweepRecord {
         machine: Machine::default(),
         features_dir: PathBuf::from("features"),
         feature_dirs: BTreeMap::new(),
+        feature_modalities: BTreeMap::new(),
         dataset: DatasetSummary::of(&data()),
         shard: shard.map(|text| text.parse().expect("shard")),
     }
