@@ -62,10 +62,10 @@ fn grid_expands_to_every_combination_and_baselines_once() {
 #[test]
 fn one_factor_study_shares_the_base_point_between_axes() {
     let plan = load_plan(&fixtures().join("ablation.json")).unwrap();
-    // 6 + 5 + 5 + 8 + 5 + 3 + 2 + 8 + 6 + 6 = 54 rows; the base point
+    // 6 + 5 + 5 + 8 + 5 + 3 + 2 + 9 + 6 + 6 = 55 rows; the base point
     // appears in all ten axes (as "VAE (FC)", "yeo_johnson" and "fused:
-    // VAE" too) and PCA+KMeans in three, so 54 - 9 - 2 = 43.
-    assert_eq!(plan.points.len(), 43);
+    // VAE" too) and PCA+KMeans in three, so 55 - 9 - 2 = 44.
+    assert_eq!(plan.points.len(), 44);
     // Feature sets: the base, audio transforms standard and quantile_normal,
     // audio only, lyrics only.
     assert_eq!(plan.feature_sets.len(), 5);
