@@ -7,8 +7,10 @@
 //! For each `DIR/*/dataset.json` (default `../shared/datasets` beside the
 //! workspace) this loads the descriptor and every track with the default
 //! settings, prints the track count, the failures and the dimensions of each
-//! modality and of the frames, and fails when a descriptor does not load or a
-//! dataset has no usable track. It also decodes `gtzan-clips/encoded/` (the
+//! modality and of the frames, fuses the blocks with the default fusion
+//! (printing each block's transform and factor), and fails when a
+//! descriptor does not load, a dataset has no usable track, or fusion does
+//! not give finite features with each block's weight as its total variance. It also decodes `gtzan-clips/encoded/` (the
 //! same music as FLAC, MP3 and Ogg Vorbis): FLAC must give the WAV's samples
 //! exactly. It is the real-data check that `.ci/run`
 //! runs after the tests; `cargo xtask test` never needs the real data.
@@ -17,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use songvae_features::audio::load_mono;
-use songvae_features::dataset::{FeatureSettings, load_dataset};
+use songvae_features::dataset::{FeatureSettings, LoadedDataset, load_dataset};
+use songvae_features::fusion::{Modality, fuse};
+use songvae_features::transform::FittedTransform;
 use songvae_features::descriptor::Descriptor;
 use songvae_features::mfcc::{MfccConfig, mfcc};
 
@@ -102,6 +106,8 @@ pub fn real_data_command(args: &RealDataArgs) -> Result<()> {
                 }
                 if loaded.ids.is_empty() {
                     broken.push(format!("{}: no track survived", descriptor_path.display()));
+                } else if let Err(problem) = check_fusion(&loaded, &settings) {
+                    broken.push(format!("{}: {problem}", descriptor_path.display()));
                 }
             }
             Err(error) => {
@@ -120,6 +126,63 @@ pub fn real_data_command(args: &RealDataArgs) -> Result<()> {
         );
     }
     println!("all {} real datasets load", descriptors.len());
+    Ok(())
+}
+
+/// Fuses the loaded blocks with the default fusion (column transforms, unit
+/// lyrics rows, block weights) and prints what was fitted: each block's
+/// transform, factor and, for Yeo-Johnson, the range of its lambdas. The
+/// fused matrix must be finite and each block's total variance its weight.
+fn check_fusion(loaded: &LoadedDataset, settings: &FeatureSettings) -> Result<(), String> {
+    let mut blocks = Vec::new();
+    if let Some(audio) = &loaded.audio {
+        blocks.push((Modality::Audio, audio));
+    }
+    if let Some(lyrics) = &loaded.lyrics {
+        blocks.push((Modality::Lyrics, lyrics));
+    }
+    let (fused, records) = fuse(&blocks, &settings.fusion).map_err(|error| error.to_string())?;
+    if fused.iter().any(|value| !value.is_finite()) {
+        return Err("the fused features hold a non-finite value".to_owned());
+    }
+    let mut start = 0;
+    for record in &records {
+        let columns = start..start + record.columns;
+        start += record.columns;
+        let mut total = 0.0;
+        for column in columns {
+            let values = fused.column(column);
+            let mean = values.sum() / values.len() as f64;
+            let mut squares = 0.0;
+            for value in values {
+                squares += (value - mean) * (value - mean);
+            }
+            total += squares / values.len() as f64;
+        }
+        let weight = settings.fusion.weight(record.modality);
+        if record.scale > 0.0 && (total - weight).abs() > 1e-6 * weight.max(1.0) {
+            return Err(format!(
+                "the {} block's total variance is {total}, not its weight {weight}",
+                record.modality.name()
+            ));
+        }
+        let lambdas = match &record.transform {
+            FittedTransform::YeoJohnson { lambdas, .. } => {
+                let low = lambdas.iter().copied().fold(f64::INFINITY, f64::min);
+                let high = lambdas.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                format!(", lambdas {low:.3} to {high:.3}")
+            }
+            _ => String::new(),
+        };
+        println!(
+            "  fused {} block: {} columns, {}{}{lambdas}, factor {:.4}",
+            record.modality.name(),
+            record.columns,
+            if record.unit_rows { "unit rows, " } else { "" },
+            record.transform.kind().name(),
+            record.scale
+        );
+    }
     Ok(())
 }
 
