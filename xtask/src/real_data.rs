@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use songvae_features::audio::load_mono;
 use songvae_features::dataset::{FeatureSettings, LoadedDataset, load_dataset};
-use songvae_features::fusion::{Modality, fuse};
-use songvae_features::transform::FittedTransform;
 use songvae_features::descriptor::Descriptor;
+use songvae_features::fusion::{Modality, fuse};
 use songvae_features::mfcc::{MfccConfig, mfcc};
+use songvae_features::transform::FittedTransform;
 
 /// Arguments of `cargo xtask real-data`.
 #[derive(Debug, Clone, clap::Args)]

@@ -43,7 +43,7 @@ use crate::summary::{SummaryConfig, centre_frames, summary_vector};
 /// | `mfcc` | librosa defaults | see [`MfccConfig`]; `sample_rate` must be 22050 |
 /// | `summary` | MFCC mean + std | see [`SummaryConfig`] |
 /// | `frames` | `128` | `1..=100000` frames kept from the centre of each track |
-/// | `lyrics` | word 1-2 grams, 5000 terms, 64 dims | see [`LyricsConfig`] |
+/// | `lyrics` | word 1-2 grams, 5000 terms, 16 dims | see [`LyricsConfig`] |
 /// | `fusion` | equal weights, Yeo-Johnson audio, unit-length lyrics rows | see [`FusionConfig`] |
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -13,9 +13,10 @@
 //!    column, the rule before this option existed.
 //! 3. **Block weight**: the block is centred and multiplied by one factor so
 //!    that its total variance (the sum of its column variances) equals its
-//!    weight. One factor per block keeps the relative variance of its
-//!    columns, and equal weights (the default) let every modality count the
-//!    same, whatever its width.
+//!    weight, or with `block_weighting: first_eigenvalue` so that the
+//!    variance of its first principal component does (multiple factor
+//!    analysis). One factor per block keeps the relative variance of its
+//!    columns; equal weights (the default) let every modality count the same.
 //!
 //! Constant columns (within scikit-learn's rounding bound) become exactly
 //! zero and add nothing to the total; a block with no varying column gets
@@ -90,6 +91,8 @@ pub fn parse_modalities(text: &str) -> Result<Vec<Modality>> {
 /// | `lyrics_transform` | `none` | the same; `standard` z-scores every lyrics component |
 /// | `lyrics_unit_rows` | `true` | scale each lyrics row to unit length before the transform |
 ///
+/// | `block_weighting` | `total_variance` | `total_variance` or `first_eigenvalue` (what the weight sets, see [`BlockWeighting`]) |
+///
 /// `docs/features.md` gives the measurements behind the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -104,6 +107,24 @@ pub struct FusionConfig {
     pub lyrics_transform: ColumnTransform,
     /// Unit-length lyrics rows.
     pub lyrics_unit_rows: bool,
+    /// What a block's weight sets.
+    pub block_weighting: BlockWeighting,
+}
+
+/// What a block's weight sets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockWeighting {
+    /// The block's total variance (the sum of its column variances): every
+    /// modality the same share of the squared distances, whatever its width.
+    #[default]
+    TotalVariance,
+    /// The variance of the block's first principal component, as multiple
+    /// factor analysis (Escofier and Pages) weights its groups: no block
+    /// dominates the leading directions by its scale, and a block with
+    /// several strong directions (a lyrics SVD) keeps more total variance
+    /// than one with a single dominant direction.
+    FirstEigenvalue,
 }
 
 impl Default for FusionConfig {
@@ -114,6 +135,7 @@ impl Default for FusionConfig {
             audio_transform: ColumnTransform::YeoJohnson,
             lyrics_transform: ColumnTransform::None,
             lyrics_unit_rows: true,
+            block_weighting: BlockWeighting::TotalVariance,
         }
     }
 }
@@ -218,8 +240,15 @@ impl FusedBlock {
             center.push(mean);
             varying.push(varies);
         }
-        let scale = if total_variance > 0.0 {
-            (config.weight(modality) / total_variance).sqrt()
+        let reference_variance = match config.block_weighting {
+            BlockWeighting::TotalVariance => total_variance,
+            BlockWeighting::FirstEigenvalue if total_variance > 0.0 => {
+                first_eigenvalue(&transformed, &center, &varying)
+            }
+            BlockWeighting::FirstEigenvalue => 0.0,
+        };
+        let scale = if reference_variance > 0.0 {
+            (config.weight(modality) / reference_variance).sqrt()
         } else {
             0.0
         };
@@ -263,6 +292,25 @@ impl FusedBlock {
         }
         transformed
     }
+}
+
+/// The largest eigenvalue of the population covariance of the varying,
+/// centred columns: the squared largest singular value over the row count.
+fn first_eigenvalue(transformed: &Array2<f64>, center: &[f64], varying: &[bool]) -> f64 {
+    let rows = transformed.nrows();
+    let mut kept = Vec::new();
+    for (index, varies) in varying.iter().enumerate() {
+        if *varies {
+            kept.push(index);
+        }
+    }
+    let centred = nalgebra::DMatrix::from_fn(rows, kept.len(), |row, column| {
+        let index = kept[column];
+        transformed[[row, index]] - center[index]
+    });
+    let singular_values = nalgebra::linalg::SVD::new(centred, false, false).singular_values;
+    let largest = singular_values.iter().copied().fold(0.0f64, f64::max);
+    largest * largest / rows as f64
 }
 
 fn block_error(modality: Modality, error: &Error) -> Error {

@@ -51,7 +51,7 @@ pub enum Analyzer {
 /// | `ngram_range` | `[1, 2]` for `word`, `[3, 5]` for `char_wb` | `1 <= min <= max <= 10` |
 /// | `max_features` | `5000` | `>= 1`, or `null` for no cap |
 /// | `sublinear_tf` | `true` | replace a count `c` by `1 + ln c` |
-/// | `dims` | `64` | `1..=4096`; fewer when the corpus has fewer documents or terms |
+/// | `dims` | `16` | `1..=4096`; fewer when the corpus has fewer documents or terms (why 16: `docs/features.md`) |
 /// | `svd_iterations` | `5` | power iterations of the randomised SVD, `0..=50` |
 /// | `svd_oversamples` | `10` | extra random directions, `0..=200` |
 /// | `seed` | `0` | seed of the SVD's random matrix |
@@ -83,7 +83,7 @@ impl Default for LyricsConfig {
             ngram_range: None,
             max_features: Some(5000),
             sublinear_tf: true,
-            dims: 64,
+            dims: 16,
             svd_iterations: 5,
             svd_oversamples: 10,
             seed: 0,

@@ -2,7 +2,7 @@
 
 use ndarray::Array2;
 use songvae_features::fusion::{
-    FusedBlock, FusionConfig, Modality, fuse, parse_modalities, unit_length_rows,
+    BlockWeighting, FusedBlock, FusionConfig, Modality, fuse, parse_modalities, unit_length_rows,
 };
 use songvae_features::transform::ColumnTransform;
 
@@ -266,4 +266,39 @@ fn modality_lists_parse() {
             (outcome, expected) => panic!("{text}: got {outcome:?}, expected {expected:?}"),
         }
     }
+}
+
+#[test]
+fn first_eigenvalue_weighting_sets_each_block_s_leading_variance() {
+    let audio = matrix(60, 6, 3.0);
+    let lyrics = Array2::from_shape_fn((60, 20), |(row, column)| {
+        ((row * (column + 2)) as f64 * 0.37).sin() / (column as f64 + 1.0)
+    });
+    let config = FusionConfig {
+        audio_weight: 1.0,
+        lyrics_weight: 2.0,
+        block_weighting: BlockWeighting::FirstEigenvalue,
+        ..FusionConfig::default()
+    };
+    let (fused, blocks) = fuse(
+        &[(Modality::Audio, &audio), (Modality::Lyrics, &lyrics)],
+        &config,
+    )
+    .expect("fuses");
+    for (columns, weight) in [(0..6, 1.0), (6..26, 2.0)] {
+        let block = fused.slice(ndarray::s![.., columns]).to_owned();
+        let rows = block.nrows() as f64;
+        let covariance = block.t().dot(&block) / rows;
+        let eigen =
+            nalgebra::DMatrix::from_fn(covariance.nrows(), covariance.ncols(), |row, column| {
+                covariance[[row, column]]
+            })
+            .symmetric_eigen();
+        let largest = eigen.eigenvalues.iter().copied().fold(f64::MIN, f64::max);
+        assert!(
+            (largest - weight).abs() < 1e-9,
+            "leading variance {largest}, weight {weight}"
+        );
+    }
+    assert!(blocks.iter().all(|block| block.scale > 0.0));
 }

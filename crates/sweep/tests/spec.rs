@@ -62,13 +62,13 @@ fn grid_expands_to_every_combination_and_baselines_once() {
 #[test]
 fn one_factor_study_shares_the_base_point_between_axes() {
     let plan = load_plan(&fixtures().join("ablation.json")).unwrap();
-    // 6 + 5 + 5 + 8 + 5 + 3 + 2 + 9 + 6 + 6 = 55 rows; the base point
+    // 6 + 5 + 5 + 8 + 5 + 3 + 2 + 9 + 6 + 8 = 57 rows; the base point
     // appears in all ten axes (as "VAE (FC)", "yeo_johnson" and "fused:
-    // VAE" too) and PCA+KMeans in three, so 55 - 9 - 2 = 44.
-    assert_eq!(plan.points.len(), 44);
+    // VAE" too) and PCA+KMeans in three, so 57 - 9 - 2 = 46.
+    assert_eq!(plan.points.len(), 46);
     // Feature sets: the base, audio transforms standard and quantile_normal,
-    // audio only, lyrics only.
-    assert_eq!(plan.feature_sets.len(), 5);
+    // audio only, lyrics only, first-eigenvalue weights.
+    assert_eq!(plan.feature_sets.len(), 6);
     let base_id = &plan.axes[0].entries[2].point;
     for axis in &plan.axes {
         let base_rows = axis
