@@ -780,6 +780,29 @@ fn setting_paragraph(study: &Study) -> String {
     text
 }
 
+/// How one summary stands against another, by the larger of their seed spreads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Margin {
+    /// Ahead by more than the spread.
+    Ahead,
+    /// Within the spread either way.
+    Level,
+    /// Behind by more than the spread.
+    Behind,
+}
+
+fn margin(left: &Summary, right: &Summary) -> Margin {
+    let difference = left.mean - right.mean;
+    let spread = left.std.max(right.std);
+    if difference > spread {
+        Margin::Ahead
+    } else if difference >= -spread {
+        Margin::Level
+    } else {
+        Margin::Behind
+    }
+}
+
 /// The modalities a feature set fused: as built (`sweep.json`), else as
 /// configured; `None` when neither says (all the dataset has, unknown).
 fn modalities_of(study: &Study, features: &str) -> Option<Vec<Modality>> {
@@ -843,14 +866,10 @@ fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
             else {
                 continue;
             };
-            let difference = fused_summary.mean - single_summary.mean;
-            let spread = fused_summary.std.max(single_summary.std);
-            let verdict = if difference > spread {
-                "beats"
-            } else if difference >= -spread {
-                "is level, within the seed spread, with"
-            } else {
-                "loses to"
+            let verdict = match margin(&fused_summary, &single_summary) {
+                Margin::Ahead => "beats",
+                Margin::Level => "is level, within the seed spread, with",
+                Margin::Behind => "loses to",
             };
             parts.push(format!(
                 "on {} {} ({}) {verdict} its best single modality, {} ({})",
@@ -1108,21 +1127,18 @@ fn label_agreement(
             format_summary(Column::Ari, summary)
         );
         if let Some((baseline_label, baseline)) = &best_baseline {
-            let difference = summary.mean - baseline.mean;
-            let spread = summary.std.max(baseline.std);
-            let verdict = if difference > spread {
-                "beats the best baseline by more than the seed spread"
-            } else if difference >= -spread {
-                "is level with the best baseline within the seed spread"
-            } else {
-                "loses to the best baseline by more than the seed spread"
+            let comparison = margin(summary, baseline);
+            let verdict = match comparison {
+                Margin::Ahead => "beats the best baseline by more than the seed spread",
+                Margin::Level => "is level with the best baseline within the seed spread",
+                Margin::Behind => "loses to the best baseline by more than the seed spread",
             };
             let _ = write!(
                 text,
                 " It {verdict}, {baseline_label} (ARI {}).",
                 format_summary(Column::Ari, baseline)
             );
-            if difference <= spread {
+            if comparison != Margin::Ahead {
                 let _ = write!(
                     text,
                     " On this dataset, training a model does not buy clusters that match `{primary_label}` better than the baseline: prefer the baseline unless the latent space is needed for something else."
