@@ -4,6 +4,7 @@
 //! with a killed sweep, and a bad spec that fails before anything starts.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -254,4 +255,109 @@ fn training_processes_end_when_their_sweep_is_killed() {
     );
     let recorded = read_results(&out.join("results.jsonl")).map_or(0, |read| read.lines.len());
     assert_eq!(recorded, 0, "a run killed with its sweep was recorded");
+}
+
+#[test]
+fn feature_axes_build_each_setting_once_and_a_missing_modality_is_not_applicable() {
+    let directory = tempfile::tempdir().unwrap();
+    // A table dataset with audio descriptors and no lyrics: 24 tracks, 2 classes.
+    let mut table = String::from("id,energy,spread,label,mood\n");
+    for row in 0..24u32 {
+        let class = row % 2;
+        let energy = (f64::from(class) + 1.0) * (f64::from(row) * 0.7).exp() % 50.0;
+        let spread = (f64::from(row * 7 % 11) + 0.5) * (f64::from(class) * 3.0 + 1.0);
+        let _ = writeln!(table, "t{row},{energy},{spread},c{class},m{}", row % 3);
+    }
+    std::fs::write(directory.path().join("table.csv"), table).unwrap();
+    std::fs::write(
+        directory.path().join("dataset.json"),
+        r#"{"name": "table-24", "manifest": "table.csv", "id_column": "id",
+            "audio": {"columns": "numeric"}, "labels": ["label", "mood"]}"#,
+    )
+    .unwrap();
+    let spec = serde_json::json!({
+        "name": "feature-axes",
+        "dataset": directory.path().join("dataset.json"),
+        "base": {"max_epochs": 3, "min_epochs": 0, "patience": 2, "hidden_dim": 16, "latent_dim": 2, "batch_size": 8},
+        "seeds": 1,
+        "axes": [
+            {"name": "transform", "parameter": "features.fusion.audio_transform",
+             "values": ["standard", "yeo_johnson"], "baselines": ["pca_kmeans"]},
+            {"name": "modality", "variants": [
+                {"label": "lyrics: VAE", "set": {"features.modalities": ["lyrics"]}},
+                {"label": "lyrics: PCA+KMeans", "baseline": "pca_kmeans", "set": {"features.modalities": ["lyrics"]}}
+            ]}
+        ]
+    });
+    let spec_path = directory.path().join("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    let out = directory.path().join("out");
+    let output = run(&spec_path, &out);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = pairs(&out);
+    assert_eq!(lines.len(), 6);
+    let by_label = |label: &str| {
+        lines
+            .values()
+            .find(|line| line.label.ends_with(label))
+            .unwrap_or_else(|| panic!("no line for {label}: {lines:?}"))
+            .clone()
+    };
+    for label in ["lyrics: VAE", "lyrics: PCA+KMeans"] {
+        let line = by_label(label);
+        assert_eq!(line.status, PairStatus::NotApplicable, "{line:?}");
+        assert!(
+            line.reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains("has no lyrics modality"),
+            "{line:?}"
+        );
+    }
+    for label in [
+        "standard",
+        "standard: PCA+KMeans",
+        "base",
+        "yeo_johnson: PCA+KMeans",
+    ] {
+        let line = by_label(label);
+        assert_eq!(line.status, PairStatus::Completed, "{line:?}");
+        let scored: Vec<&str> = line
+            .labels
+            .iter()
+            .map(|scores| scores.label.as_str())
+            .collect();
+        assert_eq!(scored, ["label", "mood"], "{line:?}");
+    }
+    // The two PCA baselines ran on their own features.
+    assert_ne!(
+        by_label("standard: PCA+KMeans").silhouette,
+        by_label("yeo_johnson: PCA+KMeans").silhouette
+    );
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let dirs = record["feature_dirs"].as_object().unwrap();
+    assert_eq!(dirs.len(), 2, "the lyrics-only set is not built: {dirs:?}");
+    let mut transforms = Vec::new();
+    for dir in dirs.values() {
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(dir.as_str().unwrap()).join("manifest.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        transforms.push(
+            manifest["blocks"][0]["transform"]["transform"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    transforms.sort();
+    assert_eq!(transforms, ["standard", "yeo_johnson"]);
+    let report = std::fs::read_to_string(out.join("report/report.md")).unwrap();
+    assert!(report.contains("## Agreement with each label"), "{report}");
 }
