@@ -834,7 +834,15 @@ fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
             _ => {}
         }
     }
-    if single.is_empty() {
+    let mut single_modalities: Vec<Modality> = Vec::new();
+    for (_, modality) in &single {
+        if !single_modalities.contains(modality) {
+            single_modalities.push(*modality);
+        }
+    }
+    // Only an axis whose trained rows differ in their modalities compares them.
+    let kinds = single_modalities.len() + usize::from(!fused.is_empty());
+    if single.is_empty() || kinds < 2 {
         return None;
     }
     if fused.is_empty() {
