@@ -904,7 +904,7 @@ fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
 /// Whether the best trained model beats the PCA + k-means baseline on the
 /// external scores, by more than the across-seed spread.
 fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
-    let pca = rows.iter().find(|row| {
+    let is_pca = |row: &&Row<'_>| {
         matches!(
             row.job,
             Some(Job::Baseline {
@@ -912,10 +912,10 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
                 ..
             })
         )
-    })?;
+    };
+    rows.iter().find(is_pca)?;
     let mut sentences = Vec::new();
     for column in [Column::Ari, Column::Nmi] {
-        let pca_summary = pca.stats.and_then(|stats| stats.metrics.get(&column))?;
         let mut trained = Vec::new();
         for row in rows {
             if matches!(row.job, Some(Job::Train(_))) {
@@ -924,6 +924,16 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
         }
         let ranking = ranked(&trained, column);
         let Some((best, best_summary)) = ranking.first() else {
+            continue;
+        };
+        // PCA+KMeans on the same features as the best trained row.
+        let Some(pca_summary) = rows
+            .iter()
+            .filter(is_pca)
+            .find(|row| row.features == best.features)
+            .and_then(|pca| pca.stats)
+            .and_then(|stats| stats.metrics.get(&column))
+        else {
             continue;
         };
         let difference = best_summary.mean - pca_summary.mean;
@@ -938,7 +948,7 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
             "does not beat, within the seed spread,"
         };
         sentences.push(format!(
-            "On {} the best trained model, {} ({}), {verdict} PCA+KMeans ({}).",
+            "On {} the best trained model, {} ({}), {verdict} PCA+KMeans on the same features ({}).",
             column.name(),
             best.label,
             format_summary(column, best_summary),
