@@ -240,6 +240,23 @@ fn legend_and_present(
     root.present().map_err(|error| plot_error(path, error))
 }
 
+/// `label` in at most `max_chars` characters: its start and end around an
+/// ellipsis, so that rows differing at the end (`: VAE`, `: PCA+KMeans`)
+/// stay apart.
+fn fit_label(label: &str, max_chars: usize) -> String {
+    let characters: Vec<char> = label.chars().collect();
+    if characters.len() <= max_chars {
+        return label.to_owned();
+    }
+    let kept = max_chars.saturating_sub(1);
+    let head = kept.div_ceil(2);
+    let tail = kept - head;
+    let mut fitted: String = characters[..head].iter().collect();
+    fitted.push('\u{2026}');
+    fitted.extend(&characters[characters.len() - tail..]);
+    fitted
+}
+
 /// Categorical x axis: position `i` shows `labels[i]`.
 fn metric_plot(
     path: &Path,
@@ -268,10 +285,14 @@ fn metric_plot(
             (low - margin)..(high + margin),
         )
         .map_err(|error| plot_error(path, error))?;
+    // About 7 px a character at the axis font: longer labels would run into
+    // their neighbours, so they lose their middle (the table has them whole).
+    let slot_pixels = f64::from(WIDTH.saturating_sub(70 + 24)) / count.max(1) as f64;
+    let max_chars = ((slot_pixels / 7.0) as usize).max(6);
     let label_of = |x: &f64| {
         let index = x.round();
         if (x - index).abs() < 1e-6 && index >= 0.0 && (index as usize) < count {
-            labels[index as usize].clone()
+            fit_label(&labels[index as usize], max_chars)
         } else {
             String::new()
         }
@@ -428,4 +449,17 @@ fn latent_plot(path: &Path, label: &str, latents: &Array2<f64>, classes: &[Strin
             .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
     }
     legend_and_present(&mut chart, &root, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_label;
+
+    #[test]
+    fn long_labels_keep_their_start_and_end() {
+        assert_eq!(fit_label("audio: VAE", 12), "audio: VAE");
+        let long = "fused, first-eigenvalue weights: PCA+KMeans";
+        assert_eq!(fit_label(long, 15), "fused, \u{2026}+KMeans");
+        assert_eq!(fit_label(long, 15).chars().count(), 15);
+    }
 }
