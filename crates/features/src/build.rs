@@ -177,14 +177,10 @@ pub struct FeatureBuild {
     pub settings: FeatureSettings,
 }
 
-/// The cache hash of a build: descriptor, manifest, every input file of the
-/// loaded modalities, the loaded and fused modalities, and the settings.
-fn cache_hash(
-    descriptor: &Descriptor,
-    loaded_modalities: &[Modality],
-    fused_modalities: &[Modality],
-    settings: &FeatureSettings,
-) -> Result<String> {
+/// The digest of a build's inputs: descriptor, manifest and every input
+/// file of the loaded modalities. Computed once for all the builds of one
+/// [`build_feature_sets`] call, which read the same inputs.
+fn inputs_digest(descriptor: &Descriptor, loaded_modalities: &[Modality]) -> Result<String> {
     let manifest = Manifest::load(&descriptor.manifest_path())?;
     let columns = resolve_columns(descriptor, &manifest, loaded_modalities)?;
     let mut hasher = InputHasher::new();
@@ -203,16 +199,28 @@ fn cache_hash(
             hasher.add_file(&path);
         }
     }
+    hasher.add_bytes(
+        "loaded-modalities",
+        modality_names(loaded_modalities).as_bytes(),
+    );
+    Ok(hasher.finish())
+}
+
+/// The cache hash of a build: its inputs' digest, the fused modalities and
+/// the settings.
+fn cache_hash(
+    inputs: &str,
+    fused_modalities: &[Modality],
+    settings: &FeatureSettings,
+) -> Result<String> {
+    let mut hasher = InputHasher::new();
+    hasher.add_bytes("inputs", inputs.as_bytes());
     let settings_json = serde_json::to_vec(settings).map_err(|error| Error::InvalidConfig {
         key: "settings".to_string(),
         reason: error.to_string(),
     })?;
     hasher.add_bytes("settings", &settings_json);
     hasher.add_bytes("modalities", modality_names(fused_modalities).as_bytes());
-    hasher.add_bytes(
-        "loaded-modalities",
-        modality_names(loaded_modalities).as_bytes(),
-    );
     Ok(hasher.finish())
 }
 
@@ -286,18 +294,14 @@ pub fn build_feature_sets(
         resolved.push(modalities);
     }
     loaded_modalities.sort();
+    let inputs = inputs_digest(&descriptor, &loaded_modalities)?;
     let mut planned = Vec::with_capacity(builds.len());
     for (build, modalities) in builds.iter().zip(resolved) {
         std::fs::create_dir_all(&build.out_dir).map_err(|source| Error::Io {
             path: build.out_dir.clone(),
             cause: source,
         })?;
-        let hash = cache_hash(
-            &descriptor,
-            &loaded_modalities,
-            &modalities,
-            &build.settings,
-        )?;
+        let hash = cache_hash(&inputs, &modalities, &build.settings)?;
         let cached = if options.force {
             None
         } else {
