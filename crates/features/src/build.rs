@@ -40,6 +40,7 @@ use crate::dataset::{
 use crate::descriptor::Descriptor;
 use crate::error::{Error, Result};
 use crate::fusion::{FusedBlock, Modality, fuse};
+use crate::lyrics::LyricsConfig;
 use crate::manifest::Manifest;
 
 /// Options of one build run that do not change the result.
@@ -315,8 +316,10 @@ pub fn build_feature_sets(
         });
     }
 
-    // One load per distinct audio setting among the builds to redo.
-    let mut loads: Vec<(String, LoadedDataset)> = Vec::new();
+    // One load per distinct audio setting among the builds to redo, and in
+    // each load the lyrics vectorised once per distinct lyrics setting (the
+    // first is the one the load computed).
+    let mut loads: Vec<(String, Vec<(LyricsConfig, LoadedDataset)>)> = Vec::new();
     let mut reports = Vec::with_capacity(planned.len());
     for plan in planned {
         let failures_path = plan.build.out_dir.join("failures.json");
@@ -336,22 +339,29 @@ pub fn build_feature_sets(
             });
             continue;
         }
-        let key = load_key(&plan.build.settings)?;
+        let settings = &plan.build.settings;
+        let key = load_key(settings)?;
         let position = if let Some(position) = loads.iter().position(|(known, _)| *known == key) {
             position
         } else {
-            let mut load_settings = plan.build.settings.clone();
+            let mut load_settings = settings.clone();
             load_settings.modalities = Some(loaded_modalities.clone());
-            loads.push((
-                key,
-                load_dataset(&descriptor, &load_settings, options.progress)?,
-            ));
+            let dataset = load_dataset(&descriptor, &load_settings, options.progress)?;
+            loads.push((key, vec![(settings.lyrics.clone(), dataset)]));
             loads.len() - 1
         };
-        let loaded = loads[position]
-            .1
-            .with_lyrics_settings(&plan.build.settings.lyrics)?
-            .restricted_to(&plan.modalities);
+        let variants = &mut loads[position].1;
+        let variant = if let Some(variant) = variants
+            .iter()
+            .position(|(lyrics, _)| *lyrics == settings.lyrics)
+        {
+            variant
+        } else {
+            let vectorised = variants[0].1.with_lyrics_settings(&settings.lyrics)?;
+            variants.push((settings.lyrics.clone(), vectorised));
+            variants.len() - 1
+        };
+        let loaded = variants[variant].1.clone().restricted_to(&plan.modalities);
         reports.push(write_build(
             descriptor_path,
             &descriptor,

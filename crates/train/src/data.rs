@@ -1,8 +1,8 @@
 //! The training data of a run, read from a features directory that
 //! `cargo xtask features` (the `features` crate) wrote.
 //!
-//! Read: `features.npy` (n x d, fused and z-scored per column, each modality
-//! scaled to its weight), `frames.npy` (n x c x t, when present), `ids.txt`,
+//! Read: `features.npy` (n x d, each modality block through its column
+//! transform and scaled to its weight, see `docs/features.md`), `frames.npy` (n x c x t, when present), `ids.txt`,
 //! `labels.json` and `manifest.json` (modality order and widths).
 //!
 //! Two rescalings make the inputs suit a VAE without changing their geometry:
