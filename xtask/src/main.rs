@@ -55,6 +55,8 @@ enum Command {
     Mfcc(mfcc::MfccArgs),
     /// Train one model end to end: features, training, clustering, scores (prints the result JSON).
     Train(train::TrainArgs),
+    /// Build everything a sweep needs (songvae-sweep and songvae-train, libtorch found or installed).
+    Build(sweep::BuildArgs),
     /// Run the ablation study (default: fixtures/sweeps/ablation.json on the fixture dataset), then its report.
     Sweep(sweep::SweepArgs),
     /// Write report.md, results.csv and plots from one or more sweep directories.
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
         Command::Test { cargo_test_args } => libtorch::test_command(&cargo_test_args),
         Command::Ci => libtorch::ci_command(),
         Command::Score(args) => score::score_command(&args),
+        Command::Build(args) => sweep::build_command(&args),
         Command::Features(args) => features::features_command(&args),
         Command::Fixtures => fixtures::fixtures_command(),
         Command::RealData(args) => real_data::real_data_command(&args),

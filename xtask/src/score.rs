@@ -23,20 +23,18 @@
 //! class, where the gap is undefined). Bad input is reported on one line with
 //! a non-zero exit.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyError, read_npy};
 use serde::Serialize;
-use songvae_metrics::agglomerative::ward;
-use songvae_metrics::disentanglement::mutual_information_gap;
-use songvae_metrics::external::{adjusted_rand_score, normalized_mutual_info_score, purity_score};
-use songvae_metrics::gaussian_mixture::{CovarianceType, GaussianMixtureConfig, gaussian_mixture};
-use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
-use songvae_metrics::kmeans::{KMeansConfig, kmeans};
+use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_metrics::labels::encode_labels;
-use songvae_metrics::silhouette::silhouette_score;
+use songvae_metrics::scoring::{
+    ClusteringAlgorithm, ClusteringConfig, LabelColumn, cluster, score_clusters,
+};
 
 /// Clustering algorithms `score` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -90,20 +88,24 @@ struct ScoreReport {
     n: usize,
     d: usize,
     k: usize,
-    silhouette: f64,
-    davies_bouldin: f64,
-    calinski_harabasz: f64,
+    /// `null` for a single cluster (or one per row), with the reason in `absent`.
+    silhouette: Option<f64>,
+    davies_bouldin: Option<f64>,
+    calinski_harabasz: Option<f64>,
     /// Present only with `--truth`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     truth: Option<TruthScores>,
+    /// Why a score is `null`, by its key.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    absent: BTreeMap<String, String>,
 }
 
 /// Scores against the true labels.
 #[derive(Debug, Serialize)]
 struct TruthScores {
-    ari: f64,
-    nmi: f64,
-    purity: f64,
+    ari: Option<f64>,
+    nmi: Option<f64>,
+    purity: Option<f64>,
     /// `null` where the gap is undefined (one column, or one truth class).
     mig: Option<f64>,
 }
@@ -115,7 +117,9 @@ pub fn score_command(args: &ScoreArgs) -> Result<()> {
     Ok(())
 }
 
-/// Everything but the printing: returns the JSON line.
+/// Everything but the printing: returns the JSON line. Clustering and
+/// scoring go through `songvae_metrics::scoring`, the path every run and
+/// baseline of a study takes.
 pub fn score_json(args: &ScoreArgs) -> Result<String> {
     let embedding = read_embedding(&args.embedding)?;
     let (n, d) = embedding.dim();
@@ -124,8 +128,10 @@ pub fn score_json(args: &ScoreArgs) -> Result<String> {
         None => None,
     };
     let truth_ids = truth.as_ref().map(|labels| encode_labels(labels));
-    let predicted: Vec<usize> = if let Some(path) = &args.pred {
-        encode_labels(&read_labels(path, n)?).ids
+    let (predicted, k): (Vec<usize>, usize) = if let Some(path) = &args.pred {
+        let encoded = encode_labels(&read_labels(path, n)?);
+        let k = encoded.classes.len();
+        (encoded.ids, k)
     } else {
         let k = match (args.k, &truth_ids) {
             (Some(k), _) => k,
@@ -143,60 +149,49 @@ pub fn score_json(args: &ScoreArgs) -> Result<String> {
         if args.covariance.is_some() && args.algo != Algorithm::Gmm {
             bail!("--covariance applies only to --algo gmm");
         }
-        match args.algo {
-            Algorithm::Kmeans => {
-                let config = KMeansConfig {
-                    n_clusters: k,
-                    seed: args.seed,
-                    ..KMeansConfig::default()
-                };
-                kmeans(embedding.view(), &config).context("kmeans")?.labels
-            }
-            Algorithm::Agglomerative => ward(embedding.view(), k).context("agglomerative")?.labels,
-            Algorithm::Gmm => {
-                let config = GaussianMixtureConfig {
-                    n_components: k,
-                    covariance_type: match args.covariance {
-                        Some(Covariance::Diag) => CovarianceType::Diag,
-                        Some(Covariance::Full) | None => CovarianceType::Full,
-                    },
-                    seed: args.seed,
-                    ..GaussianMixtureConfig::default()
-                };
-                gaussian_mixture(embedding.view(), &config)
-                    .context("gmm")?
-                    .labels
-            }
-        }
+        let clustering = ClusteringConfig {
+            algorithm: match args.algo {
+                Algorithm::Kmeans => ClusteringAlgorithm::Kmeans,
+                Algorithm::Agglomerative => ClusteringAlgorithm::Agglomerative,
+                Algorithm::Gmm => ClusteringAlgorithm::Gmm,
+            },
+            k: Some(k),
+            // k-means keeps its 10 restarts; the mixture fits once from k-means, as scikit-learn's default.
+            n_init: if args.algo == Algorithm::Gmm { 1 } else { 10 },
+            covariance: match args.covariance {
+                Some(Covariance::Diag) => CovarianceType::Diag,
+                Some(Covariance::Full) | None => CovarianceType::Full,
+            },
+        };
+        let predicted = cluster(embedding.view(), k, &clustering, args.seed)
+            .with_context(|| format!("{:?}", args.algo).to_lowercase())?;
+        (predicted, k)
     };
-    let k = encode_labels(&predicted).classes.len();
-    let silhouette = silhouette_score(embedding.view(), &predicted).context("silhouette")?;
-    let davies_bouldin =
-        davies_bouldin_score(embedding.view(), &predicted).context("davies-bouldin")?;
-    let calinski_harabasz =
-        calinski_harabasz_score(embedding.view(), &predicted).context("calinski-harabasz")?;
-    let mut report = ScoreReport {
+    let labels: Vec<LabelColumn> = match truth {
+        Some(values) => vec![("truth".to_owned(), values)],
+        None => Vec::new(),
+    };
+    let mut scores = score_clusters(embedding.view(), &predicted, k, &labels)?;
+    if labels.is_empty() {
+        for key in ["ari", "nmi", "purity", "mig"] {
+            scores.absent.remove(key);
+        }
+    }
+    let report = ScoreReport {
         n,
         d,
-        k,
-        silhouette,
-        davies_bouldin,
-        calinski_harabasz,
-        truth: None,
+        k: encode_labels(&predicted).classes.len(),
+        silhouette: scores.silhouette,
+        davies_bouldin: scores.davies_bouldin,
+        calinski_harabasz: scores.calinski_harabasz,
+        truth: (!labels.is_empty()).then_some(TruthScores {
+            ari: scores.ari,
+            nmi: scores.nmi,
+            purity: scores.purity,
+            mig: scores.mig,
+        }),
+        absent: scores.absent,
     };
-    if let Some(encoded) = truth_ids {
-        let mig = if d >= 2 && encoded.classes.len() >= 2 {
-            Some(mutual_information_gap(embedding.view(), std::slice::from_ref(&encoded.ids))?.mig)
-        } else {
-            None
-        };
-        report.truth = Some(TruthScores {
-            ari: adjusted_rand_score(&encoded.ids, &predicted)?,
-            nmi: normalized_mutual_info_score(&encoded.ids, &predicted)?,
-            purity: purity_score(&encoded.ids, &predicted)?,
-            mig,
-        });
-    }
     Ok(serde_json::to_string(&report)?)
 }
 
@@ -562,6 +557,27 @@ mod tests {
     }
 
     #[test]
+    fn a_single_given_cluster_has_no_internal_scores_and_says_why() {
+        let directory = tempfile::tempdir().expect("temp dir");
+        let dir = directory.path();
+        let one_cluster = ScoreArgs {
+            pred: Some(write(dir, "one.txt", "a\na\na\na\na\na\n")),
+            truth: Some(write(dir, "t.txt", "rock\nrock\nrock\npop\npop\npop\n")),
+            ..args(write(dir, "e.csv", two_groups_csv()))
+        };
+        let json: serde_json::Value =
+            serde_json::from_str(&score_json(&one_cluster).expect("scored")).expect("json");
+        assert_eq!(json["k"], 1);
+        assert!(json["silhouette"].is_null());
+        assert_eq!(
+            json["absent"]["silhouette"],
+            "1 distinct clusters for 6 tracks: internal scores need 2 to n - 1"
+        );
+        assert_eq!(json["ari"], 0.0);
+        assert!(json["mig"].as_f64().is_some());
+    }
+
+    #[test]
     fn label_and_k_errors_name_the_flag_or_file() {
         let directory = tempfile::tempdir().expect("temp dir");
         let dir = directory.path();
@@ -581,11 +597,6 @@ mod tests {
             ..args(embedding.clone())
         };
         assert!(error_of(&blank_label).ends_with("blank.txt: line 2 is an empty label"));
-        let one_cluster = ScoreArgs {
-            pred: Some(write(dir, "one.txt", "a\na\na\na\na\na\n")),
-            ..args(embedding.clone())
-        };
-        assert!(error_of(&one_cluster).contains("number of labels is 1"));
         let one_truth_class = ScoreArgs {
             truth: Some(write(dir, "same.txt", "x\nx\nx\nx\nx\nx\n")),
             ..args(embedding.clone())

@@ -5,8 +5,11 @@
 //! cargo xtask report [--runs DIR ...] [--out DIR]
 //! ```
 //!
-//! Both build and run the tch-linked `songvae-sweep` binary (see
-//! `crates/sweep`). With no arguments, `sweep` runs
+//! `sweep` builds the two binaries of a study ([`build_command`]: the plain
+//! `songvae-sweep` and the libtorch-linked `songvae-train` it starts once per
+//! training pair), then runs the sweep. `report` builds and runs
+//! `songvae-sweep` only, which does not need libtorch. With no arguments,
+//! `sweep` runs
 //! `fixtures/sweeps/ablation.json` on the embedded fixture dataset into
 //! `runs/ablation/` and writes the report to `runs/ablation/report/`.
 
@@ -14,7 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 
-use crate::libtorch::ensure;
+use crate::libtorch::{Libtorch, ensure};
 
 /// Arguments of `cargo xtask sweep`.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,9 +63,53 @@ pub struct ReportArgs {
     pub out: Option<PathBuf>,
 }
 
-fn sweep_binary() -> Result<std::process::Command> {
+/// Arguments of `cargo xtask build`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    /// Build with the release profile (`target/release/`), as a cluster would.
+    #[arg(long)]
+    pub release: bool,
+}
+
+/// Builds everything a sweep needs: `songvae-sweep` and `songvae-train`,
+/// side by side in one target directory, with libtorch found or installed
+/// first. A cluster runs this once before submitting an array; each task
+/// then starts the binaries without compiling.
+pub fn build_command(args: &BuildArgs) -> Result<()> {
     let libtorch = ensure()?;
+    build_binaries(&libtorch, args.release)?;
+    let profile = if args.release { "release" } else { "debug" };
+    eprintln!("built target/{profile}/songvae-sweep and target/{profile}/songvae-train");
+    Ok(())
+}
+
+fn build_binaries(libtorch: &Libtorch, release: bool) -> Result<()> {
     let mut command = libtorch.cargo();
+    command.args([
+        "build",
+        "--package",
+        "songvae-sweep",
+        "--package",
+        "songvae-train",
+        "--bins",
+    ]);
+    command.arg("--quiet");
+    if release {
+        command.arg("--release");
+    }
+    run_passing_status(command)
+}
+
+/// `cargo run` of the `songvae-sweep` binary. It links no libtorch; the
+/// environment still names it so that the build sees the same settings as
+/// the trainer's (no rebuild of shared dependencies).
+fn sweep_binary(libtorch: Option<&Libtorch>) -> std::process::Command {
+    let mut command = match libtorch {
+        Some(libtorch) => libtorch.cargo(),
+        None => std::process::Command::new(
+            std::env::var_os("CARGO").unwrap_or_else(|| std::ffi::OsString::from("cargo")),
+        ),
+    };
     command.args([
         "run",
         "--quiet",
@@ -72,12 +119,14 @@ fn sweep_binary() -> Result<std::process::Command> {
         "songvae-sweep",
         "--",
     ]);
-    Ok(command)
+    command
 }
 
 /// Runs `cargo xtask sweep`.
 pub fn sweep_command(args: &SweepArgs) -> Result<()> {
-    let mut command = sweep_binary()?;
+    let libtorch = ensure()?;
+    build_binaries(&libtorch, false)?;
+    let mut command = sweep_binary(Some(&libtorch));
     command.arg("run").arg("--spec").arg(&args.spec);
     if let Some(out) = &args.out {
         command.arg("--out").arg(out);
@@ -107,7 +156,7 @@ pub fn sweep_command(args: &SweepArgs) -> Result<()> {
 fn run_passing_status(mut command: std::process::Command) -> Result<()> {
     let status = command
         .status()
-        .map_err(|error| anyhow::anyhow!("cannot start cargo for songvae-sweep: {error}"))?;
+        .map_err(|error| anyhow::anyhow!("cannot start cargo: {error}"))?;
     if !status.success() {
         std::process::exit(status.code().unwrap_or(1));
     }
@@ -116,7 +165,7 @@ fn run_passing_status(mut command: std::process::Command) -> Result<()> {
 
 /// Runs `cargo xtask report`.
 pub fn report_command(args: &ReportArgs) -> Result<()> {
-    let mut command = sweep_binary()?;
+    let mut command = sweep_binary(None);
     command.arg("report");
     for runs in &args.runs {
         command.arg("--runs").arg(runs);

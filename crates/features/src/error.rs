@@ -121,4 +121,12 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// A features directory is missing a file or holds an unreadable one.
+    #[error("features directory {path}: {reason}")]
+    FeaturesDirectory {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
 }

@@ -17,4 +17,5 @@ pub mod lyrics;
 pub mod manifest;
 pub mod mfcc;
 pub mod summary;
+pub mod training_data;
 pub mod transform;

@@ -18,6 +18,7 @@
 //! | [`agglomerative`] | Ward agglomerative clustering, merge for merge as scikit-learn and SciPy |
 //! | [`pca`] | principal components with scikit-learn's sign convention |
 //! | [`disentanglement`] | mutual information gap (MIG) and active units, with references |
+//! | [`scoring`] | the study's one scoring path: cluster with the configured algorithm, then every score, degenerate cases absent with their reason |
 //! | [`error`] | the crate's [`error::Error`] and [`error::Result`] |
 //!
 //! Scores take cluster ids as `&[usize]`; any ids work (they are ranked as
@@ -44,4 +45,5 @@ pub mod internal;
 pub mod kmeans;
 pub mod labels;
 pub mod pca;
+pub mod scoring;
 pub mod silhouette;

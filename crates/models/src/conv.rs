@@ -12,7 +12,7 @@
 use tch::{Tensor, nn, nn::Module};
 
 use crate::model::{Batch, Encoding, Reconstruction, SongModel, summed_squared_error};
-use crate::spec::{DataShape, ModelSpec};
+use songvae_run::spec::{DataShape, ModelSpec};
 
 /// Channels of the first and second convolution.
 const CONV_CHANNELS: [i64; 2] = [32, 64];

@@ -11,7 +11,7 @@
 use tch::{Tensor, nn, nn::Module};
 
 use crate::model::{Batch, Encoding, Reconstruction, SongModel, summed_squared_error};
-use crate::spec::{Activation, Architecture, DataShape, ModelSpec};
+use songvae_run::spec::{Activation, Architecture, DataShape, ModelSpec};
 
 /// The fully connected model of every dense architecture.
 #[derive(Debug)]

@@ -1,34 +1,6 @@
-//! The compute device, parsed once at the edge (command line or config).
+//! Resolution of a parsed [`DeviceChoice`] against the devices libtorch sees.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-/// Where a run computes: `auto`, `cpu`, `cuda` or `cuda:N`.
-///
-/// `auto` means the first CUDA device when libtorch sees one, else the CPU.
-/// `cuda` is `cuda:0`. The text form round-trips through [`FromStr`] and
-/// [`fmt::Display`], and serde uses the same text.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub enum DeviceChoice {
-    /// CUDA device 0 when available, else the CPU.
-    #[default]
-    Auto,
-    /// The CPU.
-    Cpu,
-    /// The CUDA device with this index.
-    Cuda(usize),
-}
-
-/// A device string that is none of `auto`, `cpu`, `cuda`, `cuda:N`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid device '{given}': expected auto, cpu, cuda or cuda:N")]
-pub struct InvalidDevice {
-    /// The text that was given.
-    pub given: String,
-}
+use songvae_run::device::DeviceChoice;
 
 /// A CUDA device was asked for that libtorch cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,65 +12,17 @@ pub struct DeviceUnavailable {
     pub available: usize,
 }
 
-impl FromStr for DeviceChoice {
-    type Err = InvalidDevice;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let invalid = || InvalidDevice {
-            given: text.to_owned(),
-        };
-        match text.trim() {
-            "auto" => Ok(Self::Auto),
-            "cpu" => Ok(Self::Cpu),
-            "cuda" => Ok(Self::Cuda(0)),
-            other => {
-                let index = other.strip_prefix("cuda:").ok_or_else(invalid)?;
-                if index.is_empty() || !index.bytes().all(|byte| byte.is_ascii_digit()) {
-                    return Err(invalid());
-                }
-                index.parse().map(Self::Cuda).map_err(|_| invalid())
-            }
-        }
-    }
-}
-
-impl TryFrom<String> for DeviceChoice {
-    type Error = InvalidDevice;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
-    }
-}
-
-impl From<DeviceChoice> for String {
-    fn from(choice: DeviceChoice) -> Self {
-        choice.to_string()
-    }
-}
-
-impl fmt::Display for DeviceChoice {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Auto => formatter.write_str("auto"),
-            Self::Cpu => formatter.write_str("cpu"),
-            Self::Cuda(index) => write!(formatter, "cuda:{index}"),
-        }
-    }
-}
-
-impl DeviceChoice {
-    /// The libtorch device for this choice, checked against what libtorch sees.
-    pub fn resolve(self) -> Result<tch::Device, DeviceUnavailable> {
-        let available = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
-        match self {
-            Self::Auto if available > 0 => Ok(tch::Device::Cuda(0)),
-            Self::Cpu | Self::Auto => Ok(tch::Device::Cpu),
-            Self::Cuda(index) if index < available => Ok(tch::Device::Cuda(index)),
-            Self::Cuda(_) => Err(DeviceUnavailable {
-                requested: self,
-                available,
-            }),
-        }
+/// The libtorch device for `choice`, checked against what libtorch sees.
+pub fn resolve(choice: DeviceChoice) -> Result<tch::Device, DeviceUnavailable> {
+    let available = usize::try_from(tch::Cuda::device_count()).unwrap_or(0);
+    match choice {
+        DeviceChoice::Auto if available > 0 => Ok(tch::Device::Cuda(0)),
+        DeviceChoice::Cpu | DeviceChoice::Auto => Ok(tch::Device::Cpu),
+        DeviceChoice::Cuda(index) if index < available => Ok(tch::Device::Cuda(index)),
+        DeviceChoice::Cuda(_) => Err(DeviceUnavailable {
+            requested: choice,
+            available,
+        }),
     }
 }
 
@@ -107,60 +31,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_every_valid_form_and_round_trips() {
-        let cases = [
-            ("auto", DeviceChoice::Auto),
-            ("cpu", DeviceChoice::Cpu),
-            ("cuda", DeviceChoice::Cuda(0)),
-            ("cuda:0", DeviceChoice::Cuda(0)),
-            ("cuda:3", DeviceChoice::Cuda(3)),
-            (" cpu ", DeviceChoice::Cpu),
-        ];
-        for (text, expected) in cases {
-            let parsed: DeviceChoice = text.parse().unwrap();
-            assert_eq!(parsed, expected, "{text}");
-            assert_eq!(parsed.to_string().parse::<DeviceChoice>().unwrap(), parsed);
-        }
-    }
-
-    #[test]
-    fn rejects_everything_else_naming_the_input() {
-        for text in [
-            "", "gpu", "CUDA", "cuda:", "cuda:-1", "cuda:x", "cuda:+1", "cuda 1", "mps",
-        ] {
-            let error = text.parse::<DeviceChoice>().unwrap_err();
-            assert_eq!(
-                error.to_string(),
-                format!("invalid device '{text}': expected auto, cpu, cuda or cuda:N")
-            );
-        }
-    }
-
-    #[test]
-    fn serde_uses_the_text_form() {
-        let parsed: DeviceChoice = serde_json::from_str("\"cuda:1\"").unwrap();
-        assert_eq!(parsed, DeviceChoice::Cuda(1));
-        assert_eq!(serde_json::to_string(&parsed).unwrap(), "\"cuda:1\"");
-        let error = serde_json::from_str::<DeviceChoice>("\"tpu\"").unwrap_err();
-        assert!(
-            error.to_string().contains("invalid device 'tpu'"),
-            "{error}"
-        );
-    }
-
-    #[test]
     fn cpu_always_resolves_and_missing_cuda_is_an_error() {
-        assert_eq!(DeviceChoice::Cpu.resolve().unwrap(), tch::Device::Cpu);
+        assert_eq!(resolve(DeviceChoice::Cpu).unwrap(), tch::Device::Cpu);
         let available = usize::try_from(tch::Cuda::device_count()).unwrap();
         let beyond = DeviceChoice::Cuda(available);
         assert_eq!(
-            beyond.resolve().unwrap_err(),
+            resolve(beyond).unwrap_err(),
             DeviceUnavailable {
                 requested: beyond,
                 available
             }
         );
-        let auto = DeviceChoice::Auto.resolve().unwrap();
+        let auto = resolve(DeviceChoice::Auto).unwrap();
         assert_eq!(auto.is_cuda(), available > 0);
     }
 }

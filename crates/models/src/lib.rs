@@ -1,11 +1,12 @@
 //! Variational autoencoder models for song clustering, in libtorch through `tch`.
 //!
 //! This crate holds the models of the study — fully connected VAE
-//! ([`spec::Architecture::Vae`]), 1-D convolutional VAE over MFCC frames with
+//! (`songvae_run::spec::Architecture::Vae`), 1-D convolutional VAE over MFCC frames with
 //! lyrics at the bottleneck, beta-VAE, conditional VAE and a plain
 //! autoencoder — behind one small trait ([`model::SongModel`]), and the
-//! [`device`] choice they run on. With `train` and `sweep` it is one of the
-//! three crates that link libtorch; `features` and `metrics` stay plain Rust.
+//! resolution of the [`device`] choice they run on. With `train` it is one
+//! of the two crates that link libtorch; the specs they are built from live
+//! in the plain `songvae-run` crate.
 //!
 //! libtorch keeps its random generator and thread count per process. Runs
 //! stay reproducible by drawing every random number of a run (weight
@@ -17,7 +18,5 @@
 pub mod conv;
 pub mod dense;
 pub mod device;
-pub mod error;
 pub mod init;
 pub mod model;
-pub mod spec;

@@ -4,8 +4,8 @@ use tch::{Kind, Tensor, nn};
 
 use crate::conv::ConvVae;
 use crate::dense::DenseAutoencoder;
-use crate::error::Result;
-use crate::spec::{Architecture, DataShape, ModelSpec};
+use songvae_run::error::Result;
+use songvae_run::spec::{Architecture, DataShape, ModelSpec};
 
 /// One batch of tracks, already on the model's device.
 #[derive(Debug)]

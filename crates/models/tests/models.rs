@@ -1,7 +1,7 @@
 //! Every architecture: shapes of encode and decode, loss parts, parameters.
 
 use songvae_models::model::{Batch, build, loss_parts, parameter_count};
-use songvae_models::spec::{Activation, Architecture, DataShape, ModelSpec};
+use songvae_run::spec::{Activation, Architecture, DataShape, ModelSpec};
 use tch::nn::VarStore;
 use tch::{Device, Kind, Tensor};
 

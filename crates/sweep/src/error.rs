@@ -69,11 +69,11 @@ pub enum Error {
     /// Building the dataset's features failed.
     #[error(transparent)]
     Features(#[from] songvae_features::error::Error),
-    /// A training-side step (loading features, config checks, scoring) failed.
+    /// A run config of the plan is not valid.
     #[error(transparent)]
-    Train(#[from] songvae_train::error::Error),
-    /// A baseline's PCA or clustering failed.
-    #[error("baseline: {0}")]
+    Run(#[from] songvae_run::error::Error),
+    /// A cluster count or a baseline's PCA or clustering failed.
+    #[error(transparent)]
     Metrics(#[from] songvae_metrics::error::Error),
 }
 

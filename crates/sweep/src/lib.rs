@@ -4,7 +4,7 @@
 //! - [`spec`]: the sweep spec, checked and expanded into a [`spec::Plan`]
 //!   (one-factor-at-a-time or full grid) before anything runs.
 //! - [`runner`]: runs the plan's pairs on a pool of workers, training in
-//!   child processes, baselines in process; shards; resumes.
+//!   `songvae-train` processes, baselines in process; shards; resumes.
 //! - [`results`]: `results.jsonl`, appended one whole line at a time, and
 //!   read back (a torn last line is ignored and cut off).
 //! - [`aggregate`]: mean and standard deviation over seeds, and the
@@ -12,9 +12,10 @@
 //! - [`report`] and [`plots`]: `report.md`, `results.csv` and SVG plots from
 //!   one or more sweep directories.
 //!
-//! The binary `songvae-sweep` (`run`, `report`, and `train-one` for its own
-//! child processes) is what `cargo xtask sweep` and `cargo xtask report`
-//! call.
+//! The binary `songvae-sweep` (`run`, `report`) is what `cargo xtask sweep`
+//! and `cargo xtask report` call. This crate does not link libtorch: each
+//! training pair runs in a `songvae-train` process, which reports back
+//! through a `songvae_run::result::RunOutcome` record.
 
 pub mod aggregate;
 pub mod error;

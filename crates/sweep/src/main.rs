@@ -1,16 +1,15 @@
-//! `songvae-sweep`: runs a sweep, writes its report, and hosts the training
-//! child processes of a sweep.
+//! `songvae-sweep`: runs a sweep and writes its report. It does not link
+//! libtorch: every training pair runs in a `songvae-train` process.
 //!
 //! ```text
-//! songvae-sweep run --spec FILE [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report] [--quiet]
+//! songvae-sweep run --spec FILE [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--trainer PATH] [--no-report] [--quiet]
 //! songvae-sweep report --runs DIR [--runs DIR ...] [--out DIR]
-//! songvae-sweep train-one --features DIR --config FILE --out DIR
 //! ```
 //!
-//! `cargo xtask sweep` and `cargo xtask report` call the first two. The
-//! third is what `run` starts once per (point, seed): it sets libtorch's
-//! thread count from the config, once, before any tensor exists, and on
-//! Linux ends with the sweep that started it.
+//! `cargo xtask sweep` and `cargo xtask report` call them. `run` starts
+//! `songvae-train --outcome FILE --quiet` once per (point, seed): by default
+//! the `songvae-train` beside this binary (`cargo build` puts both in the
+//! same target directory), else the one `--trainer` names.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,18 +20,16 @@ use clap::{Parser, Subcommand};
 use songvae_features::build::{BuildOptions, FeatureBuild, build_feature_sets, read_failures};
 use songvae_features::descriptor::Descriptor;
 use songvae_features::fusion::Modality;
-use songvae_models::device::DeviceChoice;
+use songvae_features::training_data::TrainingData;
+use songvae_run::device::DeviceChoice;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::runner::{
     ChildProcessExecutor, DatasetSummary, Machine, Shard, StudyData, SweepOptions, SweepRecord,
     run_sweep,
 };
 use songvae_sweep::spec::{Plan, load_plan};
-use songvae_train::config::RunConfig;
-use songvae_train::data::TrainingData;
-use songvae_train::output::train_to_directory;
 
-/// Hyperparameter ablation sweeps: run, report, and the per-run child.
+/// Hyperparameter ablation sweeps: run and report.
 #[derive(Debug, Parser)]
 #[command(name = "songvae-sweep")]
 struct Cli {
@@ -46,8 +43,6 @@ enum Command {
     Run(RunArgs),
     /// Write the report of one or more sweep directories (shards merge).
     Report(ReportArgs),
-    /// Train one (point, seed): the child process of `run`.
-    TrainOne(TrainOneArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -73,6 +68,9 @@ struct RunArgs {
     /// Run only the points whose index modulo N is I (0 <= I < N).
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// The training binary (default: `songvae-train` beside this binary).
+    #[arg(long, value_name = "PATH")]
+    trainer: Option<PathBuf>,
     /// Do not write the report afterwards.
     #[arg(long)]
     no_report: bool,
@@ -89,19 +87,6 @@ struct ReportArgs {
     /// Report directory (default `<first --runs>/report`).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-}
-
-#[derive(Debug, clap::Args)]
-struct TrainOneArgs {
-    /// Features directory.
-    #[arg(long, value_name = "DIR")]
-    features: PathBuf,
-    /// Run config (JSON).
-    #[arg(long, value_name = "FILE")]
-    config: PathBuf,
-    /// Run directory.
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
 }
 
 fn run_command(args: &RunArgs) -> anyhow::Result<()> {
@@ -152,9 +137,9 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         shard,
         plan,
     };
-    let binary = std::env::current_exe().context("cannot locate the songvae-sweep binary")?;
+    let trainer = trainer_binary(args.trainer.as_deref())?;
     let executor = ChildProcessExecutor {
-        binary,
+        trainer,
         feature_dirs,
         device: args.device,
         study: &study,
@@ -300,24 +285,22 @@ fn report_command(args: &ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn train_one_command(args: &TrainOneArgs) -> anyhow::Result<()> {
-    // A training process outliving a killed sweep would go on using the
-    // CPU for nothing (a resume adopts or reruns its pair anyway).
-    #[cfg(target_os = "linux")]
-    if let Ok(sweep_pid) = std::env::var(songvae_sweep::runner::SWEEP_PID_VARIABLE) {
-        use rustix::process::{Pid, Signal, getppid, set_parent_process_death_signal};
-        set_parent_process_death_signal(Some(Signal::TERM))
-            .context("cannot ask for a signal when the sweep exits")?;
-        let parent = Pid::as_raw(getppid()).to_string();
-        if parent != sweep_pid {
-            anyhow::bail!("the sweep that started this run (process {sweep_pid}) has exited");
-        }
+/// The training binary: `--trainer`, else `songvae-train` beside this
+/// binary; checked before anything runs.
+fn trainer_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let trainer = if let Some(path) = given {
+        path.to_path_buf()
+    } else {
+        let sweep = std::env::current_exe().context("cannot locate the songvae-sweep binary")?;
+        sweep.with_file_name(format!("songvae-train{}", std::env::consts::EXE_SUFFIX))
+    };
+    if !trainer.is_file() {
+        anyhow::bail!(
+            "invalid --trainer: {} is not a file (build it with `cargo xtask build`, or name it with --trainer)",
+            trainer.display()
+        );
     }
-    let config = RunConfig::from_file(&args.config)?;
-    tch::set_num_threads(i32::try_from(config.intra_op_threads).context("intra_op_threads")?);
-    let mut on_epoch = |_: usize, _: usize, _: f64, _: f64| {};
-    train_to_directory(&config, &args.features, &args.out, &mut on_epoch)?;
-    Ok(())
+    Ok(trainer)
 }
 
 fn main() -> ExitCode {
@@ -325,7 +308,6 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Run(args) => run_command(args),
         Command::Report(args) => report_command(args),
-        Command::TrainOne(args) => train_one_command(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,7 +16,7 @@ use ndarray::Array2;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use songvae_metrics::pca::Pca;
-use songvae_train::run::RunResult;
+use songvae_run::result::RunResult;
 
 use crate::aggregate::PointStats;
 use crate::error::{Error, Result};

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use songvae_features::cache::write_atomic;
-use songvae_models::spec::Architecture;
+use songvae_run::spec::Architecture;
 
 use crate::aggregate::{LABEL_COLUMNS, PointStats, Summary, aggregate, scored_labels};
 use crate::error::{Error, Result};

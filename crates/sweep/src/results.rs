@@ -7,13 +7,14 @@
 //! [`ResultsFile::open`] cuts it off before appending, so a finished pair is
 //! never lost and a torn one is run again.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use songvae_train::run::{LabelScores, RunResult, RunStatus, Scores};
+use songvae_metrics::scoring::{LabelScores, Scores};
+use songvae_run::result::{RunResult, RunStatus};
 
 use crate::error::{Error, Result};
 use crate::spec::Column;
@@ -125,6 +126,10 @@ pub struct ResultLine {
     /// ARI, NMI and purity against every label column (the first is the primary).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<LabelScores>,
+    /// Why a score of this line is absent, by its column (for example
+    /// `disentanglement_score` with one latent dimension).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub absent: BTreeMap<String, String>,
 }
 
 impl ResultLine {
@@ -179,6 +184,16 @@ impl ResultLine {
         self.disentanglement_score = scores.mig;
         self.active_units = scores.active_units.map(|count| count as f64);
         self.labels.clone_from(&scores.labels);
+        self.absent.clear();
+        for (key, reason) in &scores.absent {
+            // The line's name of the mutual information gap.
+            let column = if key == "mig" {
+                "disentanglement_score"
+            } else {
+                key
+            };
+            self.absent.insert(column.to_owned(), reason.clone());
+        }
     }
 
     /// The value of an external score (ARI, NMI or purity) against one label column.

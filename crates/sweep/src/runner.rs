@@ -32,12 +32,13 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use songvae_features::cache::{write_atomic, write_npy_atomic};
 use songvae_features::fusion::Modality;
+use songvae_features::training_data::TrainingData;
 use songvae_metrics::pca::Pca;
-use songvae_models::device::DeviceChoice;
-use songvae_models::spec::Architecture;
-use songvae_train::config::RunConfig;
-use songvae_train::data::TrainingData;
-use songvae_train::run::{RunResult, cluster_and_score, cluster_count};
+use songvae_metrics::scoring::{ClusteringConfig, cluster_and_score, cluster_count};
+use songvae_run::config::RunConfig;
+use songvae_run::device::DeviceChoice;
+use songvae_run::result::{OutcomeStatus, RunOutcome, RunResult, SWEEP_PID_VARIABLE};
+use songvae_run::spec::Architecture;
 
 use crate::error::{Error, Result};
 use crate::results::{PairStatus, ResultLine, ResultsFile};
@@ -343,17 +344,14 @@ pub fn check_against_data(plan: &Plan, study: &StudyData) -> Result<()> {
         let Ok(data) = study.of(point) else {
             continue;
         };
-        let config = match &point.job {
-            Job::Train(config) => config.clone(),
-            Job::Baseline { clustering, .. } => RunConfig {
-                clustering: clustering.clone(),
-                ..RunConfig::default()
-            },
+        let clustering = match &point.job {
+            Job::Train(config) => &config.clustering,
+            Job::Baseline { clustering, .. } => clustering,
         };
         if not_applicable_reason(&point.job, data).is_some() {
             continue;
         }
-        cluster_count(&config, data).map_err(|error| {
+        cluster_count(clustering, data.ids.len(), &data.labels).map_err(|error| {
             Error::spec(
                 format!("point '{}' ({})", point.label, point.id),
                 error.to_string(),
@@ -551,20 +549,13 @@ pub fn run_sweep(
     }
 }
 
-/// The environment variable that gives a training child its sweep's process
-/// id. On Linux the child asks for SIGTERM when its parent exits
-/// (`PR_SET_PDEATHSIG`) and then compares its parent with this id, which
-/// catches a sweep that died before the request took effect; the killed
-/// run is not recorded, and a resume runs it again.
-pub const SWEEP_PID_VARIABLE: &str = "SONGVAE_SWEEP_PID";
-
-/// Runs training pairs as child processes of a binary that accepts
-/// `train-one --features DIR --config FILE --out DIR`, and baselines in
-/// process.
+/// Runs training pairs as `songvae-train` processes
+/// (`--features DIR --config FILE --out DIR --outcome FILE --quiet`), and
+/// baselines in process.
 #[derive(Debug)]
 pub struct ChildProcessExecutor<'a> {
-    /// The binary (the sweep binary itself).
-    pub binary: PathBuf,
+    /// The training binary.
+    pub trainer: PathBuf,
     /// The features directory of each feature set, by id.
     pub feature_dirs: BTreeMap<String, PathBuf>,
     /// Replaces each config's device when given.
@@ -640,26 +631,31 @@ impl ChildProcessExecutor<'_> {
                 task.point.features
             )));
         };
-        let status_and_stderr = (|| {
+        let status_and_outcome = (|| {
             std::fs::create_dir_all(run_dir)
                 .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
             let config_path = run_dir.join("config.json");
             let json = serde_json::to_string_pretty(&config).map_err(|error| error.to_string())?;
             write_atomic(&config_path, json.as_bytes()).map_err(|error| error.to_string())?;
-            let mut child = Command::new(&self.binary)
-                .arg("train-one")
+            let outcome_path = run_dir.join("outcome.json");
+            // An outcome left by an earlier process must not stand for this one.
+            let _ = std::fs::remove_file(&outcome_path);
+            let mut child = Command::new(&self.trainer)
                 .arg("--features")
                 .arg(features_dir)
                 .arg("--config")
                 .arg(&config_path)
                 .arg("--out")
                 .arg(run_dir)
+                .arg("--outcome")
+                .arg(&outcome_path)
+                .arg("--quiet")
                 .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
                 .spawn()
-                .map_err(|error| format!("cannot start {}: {error}", self.binary.display()))?;
+                .map_err(|error| format!("cannot start {}: {error}", self.trainer.display()))?;
             let mut stderr = String::new();
             if let Some(mut pipe) = child.stderr.take() {
                 // A child that writes invalid UTF-8 still gets its exit status read.
@@ -668,9 +664,9 @@ impl ChildProcessExecutor<'_> {
             let status = child
                 .wait()
                 .map_err(|error| format!("cannot wait for the training process: {error}"))?;
-            Ok((status, stderr))
+            Ok((status, outcome_path, stderr))
         })();
-        let (status, stderr) = match status_and_stderr {
+        let (status, outcome_path, stderr) = match status_and_outcome {
             Ok(pair) => pair,
             Err(reason) => return Some(Err(reason)),
         };
@@ -679,32 +675,57 @@ impl ChildProcessExecutor<'_> {
         {
             return None;
         }
-        if !status.success() {
-            let last = stderr
-                .lines()
-                .rev()
-                .find(|line| !line.trim().is_empty())
-                .map(|line| line.trim().trim_start_matches("error: ").to_owned());
-            return Some(Err(match (last, status.code(), status.signal()) {
-                (Some(message), _, _) => message,
-                (None, Some(code), _) => format!("training process exited with status {code}"),
-                (None, None, Some(signal)) => {
-                    format!("training process was killed by signal {signal}")
-                }
-                (None, None, None) => "training process ended without a status".to_owned(),
-            }));
-        }
-        let outcome = std::fs::read_to_string(&result_path)
-            .map_err(|error| format!("cannot read {}: {error}", result_path.display()))
-            .and_then(|text| {
-                serde_json::from_str::<RunResult>(&text)
-                    .map_err(|error| format!("cannot parse {}: {error}", result_path.display()))
-            })
-            .map(|result| {
-                ResultLine::from_run(&task.point.id, &task.point.label, task.seed, &result)
-            });
-        Some(outcome)
+        Some(read_outcome(
+            status,
+            &outcome_path,
+            &stderr,
+            &result_path,
+            task,
+        ))
     }
+}
+
+/// The line of a finished training process, from the outcome record it
+/// left; without a record (a crash, a signal) the exit status and the last
+/// stderr line say what they can.
+fn read_outcome(
+    status: std::process::ExitStatus,
+    outcome_path: &Path,
+    stderr: &str,
+    result_path: &Path,
+    task: &Task,
+) -> std::result::Result<ResultLine, String> {
+    let outcome = std::fs::read_to_string(outcome_path)
+        .ok()
+        .and_then(|text| serde_json::from_str::<RunOutcome>(&text).ok());
+    let Some(outcome) = outcome else {
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|line| !line.trim().is_empty())
+            .map(|line| format!(": {}", line.trim()))
+            .unwrap_or_default();
+        return Err(match (status.code(), status.signal()) {
+            (Some(code), _) => {
+                format!("training process exited with status {code} and left no outcome{last}")
+            }
+            (None, Some(signal)) => format!("training process was killed by signal {signal}{last}"),
+            (None, None) => format!("training process ended without a status{last}"),
+        });
+    };
+    if outcome.status == OutcomeStatus::Failed {
+        return Err(outcome
+            .reason
+            .unwrap_or_else(|| "training failed without a reason".to_owned()));
+    }
+    let result = outcome.result.unwrap_or_else(|| result_path.to_path_buf());
+    std::fs::read_to_string(&result)
+        .map_err(|error| format!("cannot read {}: {error}", result.display()))
+        .and_then(|text| {
+            serde_json::from_str::<RunResult>(&text)
+                .map_err(|error| format!("cannot parse {}: {error}", result.display()))
+        })
+        .map(|result| ResultLine::from_run(&task.point.id, &task.point.label, task.seed, &result))
 }
 
 /// Signals that mean "stop", not "this run is broken": SIGHUP, SIGINT, SIGTERM.
@@ -716,23 +737,19 @@ const INTERRUPTING_SIGNALS: [i32; 3] = [1, 2, 15];
 fn run_baseline(
     kind: BaselineKind,
     components: Option<usize>,
-    clustering: &songvae_train::config::ClusteringConfig,
+    clustering: &ClusteringConfig,
     task: &Task,
     run_dir: &Path,
     data: &TrainingData,
 ) -> std::result::Result<ResultLine, String> {
-    let config = RunConfig {
-        clustering: clustering.clone(),
-        seed: task.seed,
-        ..RunConfig::default()
-    };
-    let k = cluster_count(&config, data).map_err(|error| error.to_string())?;
+    let k = cluster_count(clustering, data.ids.len(), &data.labels)
+        .map_err(|error| error.to_string())?;
     let started = Instant::now();
     let (embedding, parameters): (Array2<f32>, Option<f64>) = match kind {
         BaselineKind::RawKmeans => (data.features.clone(), None),
         BaselineKind::PcaKmeans => {
             let features = data.features.mapv(f64::from);
-            let wanted = components.unwrap_or(config.latent_dim);
+            let wanted = components.unwrap_or(RunConfig::default().latent_dim);
             let usable = wanted.min(features.ncols()).min(features.nrows());
             let pca = Pca::fit(features.view(), usable).map_err(|error| error.to_string())?;
             let projected = pca
@@ -742,8 +759,14 @@ fn run_baseline(
             (projected.mapv(|value| value as f32), Some(parameters))
         }
     };
-    let (_, scores) = cluster_and_score(&embedding, k, &config.clustering, task.seed, data)
-        .map_err(|error| error.to_string())?;
+    let (_, scores) = cluster_and_score(
+        embedding.mapv(f64::from).view(),
+        k,
+        clustering,
+        task.seed,
+        &data.labels,
+    )
+    .map_err(|error| error.to_string())?;
     let elapsed = started.elapsed().as_secs_f64();
     if kind == BaselineKind::PcaKmeans {
         std::fs::create_dir_all(run_dir)

@@ -12,7 +12,7 @@
 //! | `name` | required | non-empty; names the default output directory `runs/<name>` |
 //! | `dataset` | required | path of a `dataset.json`, relative to the spec file |
 //! | `features` | defaults | `FeatureSettings` of `songvae-features` (modalities, MFCC, lyrics, fusion) |
-//! | `base` | run-config defaults | a run config (`songvae_train::config::RunConfig`); the point every axis varies around |
+//! | `base` | run-config defaults | a run config (`songvae_run::config::RunConfig`); the point every axis varies around |
 //! | `axes` | required | at least one; see [`AxisSpec`] |
 //! | `mode` | `one_factor` | `one_factor` (each axis varies alone around `base`) or `grid` (every combination) |
 //! | `seeds` | 3 | 1 ..= 1000 seeds per point: `first_seed`, `first_seed + 1`, ... |
@@ -29,8 +29,9 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use songvae_features::dataset::FeatureSettings;
 use songvae_metrics::gaussian_mixture::CovarianceType;
-use songvae_models::device::DeviceChoice;
-use songvae_train::config::{ClusteringAlgorithm, ClusteringConfig, RunConfig};
+use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig};
+use songvae_run::config::RunConfig;
+use songvae_run::device::DeviceChoice;
 
 use crate::error::{Error, Result};
 

@@ -8,11 +8,11 @@ mod common;
 
 use common::assert_snapshot;
 use songvae_features::fusion::Modality;
+use songvae_metrics::scoring::LabelScores;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::results::{PairStatus, ResultLine};
 use songvae_sweep::runner::{DatasetSummary, Machine, SweepRecord};
 use songvae_sweep::spec::load_plan;
-use songvae_train::run::LabelScores;
 
 fn canned() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sweeps/canned")

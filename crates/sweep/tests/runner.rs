@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ndarray::Array2;
+use songvae_features::training_data::TrainingData;
 use songvae_sweep::report::load_study;
 use songvae_sweep::results::{PairStatus, ResultLine, read_results};
 use songvae_sweep::runner::{
@@ -15,7 +16,6 @@ use songvae_sweep::runner::{
     run_sweep,
 };
 use songvae_sweep::spec::{Plan, load_plan};
-use songvae_train::data::TrainingData;
 
 /// Twelve tracks in three genres and two languages, no frames.
 fn data() -> TrainingData {

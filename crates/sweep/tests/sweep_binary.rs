@@ -20,6 +20,25 @@ fn dataset() -> PathBuf {
         .expect("fixture dataset")
 }
 
+/// Writes `spec` into `directory`, runs it into `directory/out` and expects
+/// success; returns the sweep directory and its pairs.
+fn run_spec(
+    directory: &Path,
+    spec: &serde_json::Value,
+) -> (PathBuf, BTreeMap<(String, u64), ResultLine>) {
+    let spec_path = directory.join("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).expect("write spec");
+    let out = directory.join("out");
+    let output = run(&spec_path, &out);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lines = pairs(&out);
+    (out, lines)
+}
+
 /// Four points (latent 2 and 4, the base, PCA + k-means) x two seeds, a few
 /// epochs each.
 fn write_spec(directory: &Path) -> PathBuf {
@@ -184,7 +203,7 @@ fn a_bad_shard_is_refused() {
     assert!(stderr.contains("invalid --shard: 3/3"), "{stderr}");
 }
 
-/// The live (not zombie) processes whose command line holds `train-one`
+/// The live (not zombie) processes whose command line holds `songvae-train`
 /// and `marker`, from `/proc`.
 #[cfg(target_os = "linux")]
 fn training_processes(marker: &str) -> Vec<u32> {
@@ -203,7 +222,7 @@ fn training_processes(marker: &str) -> Vec<u32> {
                 .next()
                 .is_some_and(|rest| rest.trim_start().starts_with('Z'))
         });
-        if command_line.contains("train-one") && command_line.contains(marker) && !zombie {
+        if command_line.contains("songvae-train") && command_line.contains(marker) && !zombie {
             found.push(pid);
         }
     }
@@ -289,16 +308,7 @@ fn feature_axes_build_each_setting_once_and_a_missing_modality_is_not_applicable
             ]}
         ]
     });
-    let spec_path = directory.path().join("spec.json");
-    std::fs::write(&spec_path, spec.to_string()).unwrap();
-    let out = directory.path().join("out");
-    let output = run(&spec_path, &out);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines = pairs(&out);
+    let (out, lines) = run_spec(directory.path(), &spec);
     assert_eq!(lines.len(), 6);
     let by_label = |label: &str| {
         lines
@@ -360,4 +370,33 @@ fn feature_axes_build_each_setting_once_and_a_missing_modality_is_not_applicable
     assert_eq!(transforms, ["standard", "yeo_johnson"]);
     let report = std::fs::read_to_string(out.join("report/report.md")).unwrap();
     assert!(report.contains("## Agreement with each label"), "{report}");
+}
+
+#[test]
+fn one_latent_dimension_and_one_component_complete_without_mig_and_say_why() {
+    let directory = tempfile::tempdir().unwrap();
+    let spec = serde_json::json!({
+        "name": "one-dimension",
+        "dataset": dataset(),
+        "base": {"max_epochs": 3, "min_epochs": 0, "patience": 2, "hidden_dim": 16, "latent_dim": 1},
+        "seeds": 1,
+        "axes": [
+            {"name": "models", "variants": [
+                {"label": "VAE (latent 1)", "set": {}},
+                {"label": "PCA+KMeans (1 component)", "baseline": "pca_kmeans", "components": 1}
+            ]}
+        ]
+    });
+    let (_, lines) = run_spec(directory.path(), &spec);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for line in lines.values() {
+        assert_eq!(line.status, PairStatus::Completed, "{line:?}");
+        assert!(line.ari.is_some() && line.silhouette.is_some(), "{line:?}");
+        assert_eq!(line.disentanglement_score, None, "{line:?}");
+        assert_eq!(
+            line.absent.get("disentanglement_score").map(String::as_str),
+            Some("1 latent dimension: the gap between the two most informative needs at least 2"),
+            "{line:?}"
+        );
+    }
 }

@@ -3,44 +3,27 @@
 use std::path::PathBuf;
 
 /// What can stop a training run before or after training. A diverging loss
-/// is not an error: it is a [`crate::run::RunStatus`].
+/// is not an error: it is a `songvae_run::result::RunStatus`.
+///
+/// Every wrapped error is transparent: its message is printed once, by the
+/// error itself, and the chain has no repeated text.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A config value is out of range or inconsistent.
-    #[error("invalid run config: {key}: {reason}")]
-    InvalidConfig {
-        /// The offending key.
-        key: String,
-        /// What is wrong and what is valid.
-        reason: String,
-    },
-    /// A config file could not be parsed.
-    #[error("cannot parse run config {path}: {reason}")]
-    ConfigSyntax {
-        /// The file.
-        path: PathBuf,
-        /// serde's message (it names the key and line).
-        reason: String,
-    },
-    /// The features directory is missing a file or holds an unreadable one.
-    #[error("features directory {path}: {reason}")]
-    Features {
-        /// The file or directory.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The model cannot be built for this dataset.
+    /// The config is out of range or does not fit the dataset, or the model
+    /// spec does not.
     #[error(transparent)]
-    Model(#[from] songvae_models::error::Error),
+    Config(#[from] songvae_run::error::Error),
+    /// The features directory is missing a file or holds an unreadable one.
+    #[error(transparent)]
+    Features(#[from] songvae_features::error::Error),
     /// The device cannot be used.
     #[error(transparent)]
     Device(#[from] songvae_models::device::DeviceUnavailable),
-    /// Clustering or scoring failed.
-    #[error("scoring: {0}")]
+    /// Clustering or scoring failed on malformed input.
+    #[error(transparent)]
     Metrics(#[from] songvae_metrics::error::Error),
     /// libtorch reported an error.
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
     /// Writing an output failed.
     #[error("cannot write {path}: {reason}")]

@@ -1,13 +1,14 @@
 //! One reproducible training run: features in; trained model, latent means,
 //! clusters and every score of the study out.
 //!
-//! - [`config`]: the typed run config (architecture, sizes, optimiser,
-//!   early stopping, seed, device, clustering), validated before any tensor
-//!   is made.
-//! - [`data`]: reads a features directory written by `cargo xtask features`.
+//! The run's config and result types live in the plain `songvae-run`
+//! crate, the features directory's reader in `songvae_features::training_data`
+//! and the scoring in `songvae_metrics::scoring`; this crate is what needs
+//! libtorch.
+//!
 //! - [`run`]: the training loop (Adam, seeded shuffling, held-out validation
 //!   by track, early stopping, divergence as a status), then encoding,
-//!   k-means and scoring with `songvae-metrics`.
+//!   clustering and scoring with `songvae_metrics::scoring`.
 //! - [`output`]: writes `result.json`, `latents.npy`, `clusters.txt` and the
 //!   checkpoint atomically.
 //!
@@ -17,8 +18,6 @@
 //! thread count is process-wide: the binary sets it once from
 //! `intra_op_threads`; this library never changes it.
 
-pub mod config;
-pub mod data;
 pub mod error;
 pub mod output;
 pub mod run;

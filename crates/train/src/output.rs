@@ -5,10 +5,12 @@ use std::path::Path;
 
 use songvae_features::cache::{temporary_path, write_atomic, write_npy_atomic};
 
-use crate::config::RunConfig;
-use crate::data::TrainingData;
+use songvae_features::training_data::TrainingData;
+use songvae_run::config::RunConfig;
+use songvae_run::result::RunResult;
+
 use crate::error::{Error, Result};
-use crate::run::{EpochCallback, RunOutputs, RunResult, train_run};
+use crate::run::{EpochCallback, RunOutputs, train_run};
 
 /// One run end to end: loads the features directory, trains, clusters and
 /// scores, writes every output into `out_dir` (see [`write_outputs`]) and

@@ -7,26 +7,18 @@ use ndarray::{Array2, s};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use serde::{Deserialize, Serialize};
-use songvae_metrics::agglomerative::ward;
-use songvae_metrics::contingency::ContingencyTable;
-use songvae_metrics::disentanglement::{active_units, mutual_information_gap};
-use songvae_metrics::external::{
-    adjusted_rand_from_table, normalized_mutual_info_from_table, purity_from_table,
-};
-use songvae_metrics::gaussian_mixture::{GaussianMixtureConfig, gaussian_mixture};
-use songvae_metrics::internal::{calinski_harabasz_score, davies_bouldin_score};
-use songvae_metrics::kmeans::{KMeansConfig, kmeans};
-use songvae_metrics::labels::encode_labels;
-use songvae_metrics::silhouette::silhouette_score;
+use songvae_features::training_data::TrainingData;
+use songvae_metrics::labels::{EncodedLabels, encode_labels};
+use songvae_metrics::scoring::{cluster_and_score, cluster_count};
+use songvae_models::device::resolve;
 use songvae_models::init::{initialise, standard_normal};
 use songvae_models::model::{Batch, SongModel, build, loss_parts, parameter_count};
-use songvae_models::spec::{Architecture, DataShape};
+use songvae_run::config::RunConfig;
+use songvae_run::result::{LossCurves, RunResult, RunStatus};
+use songvae_run::spec::{Architecture, DataShape};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{ClusteringAlgorithm, ClusteringConfig, RunConfig};
-use crate::data::TrainingData;
 use crate::error::{Error, Result};
 
 /// Independent random streams of a run, all derived from its seed.
@@ -39,116 +31,6 @@ mod stream {
     pub const SHUFFLE: u64 = 3;
     /// Reparameterisation noise.
     pub const NOISE: u64 = 4;
-}
-
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunStatus {
-    /// Trained to convergence or to `max_epochs`, then clustered and scored.
-    Completed,
-    /// A loss became NaN or infinite; training stopped at `diverged_epoch`.
-    Diverged,
-}
-
-/// Loss per epoch.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LossCurves {
-    /// Mean training loss (reconstruction + weighted KL) per epoch.
-    pub train_loss: Vec<f64>,
-    /// Validation loss per epoch (latent mean decoded, KL weighted).
-    pub validation_loss: Vec<f64>,
-    /// Mean training reconstruction part per epoch.
-    pub reconstruction_loss: Vec<f64>,
-    /// Mean training KL part (unweighted) per epoch.
-    pub kl_divergence: Vec<f64>,
-}
-
-/// Every score of the clustered latent means.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Scores {
-    /// Number of clusters.
-    pub k: usize,
-    /// Mean silhouette (Euclidean) of the latent means.
-    pub silhouette: Option<f64>,
-    /// Davies-Bouldin index (lower is better).
-    pub davies_bouldin: Option<f64>,
-    /// Calinski-Harabasz index.
-    pub calinski_harabasz: Option<f64>,
-    /// Adjusted Rand index against the primary label.
-    pub ari: Option<f64>,
-    /// Normalised mutual information (arithmetic) against the primary label.
-    pub nmi: Option<f64>,
-    /// Purity against the primary label.
-    pub purity: Option<f64>,
-    /// Mutual information gap over every label column.
-    pub mig: Option<f64>,
-    /// Latent dimensions whose mean varies by more than 0.01 across tracks.
-    pub active_units: Option<usize>,
-    /// ARI, NMI and purity against every label column, in descriptor order
-    /// (the first is the primary label of `ari`, `nmi` and `purity`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub labels: Vec<LabelScores>,
-}
-
-/// Agreement of the clusters with one label column.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LabelScores {
-    /// The label column.
-    pub label: String,
-    /// Adjusted Rand index.
-    pub ari: f64,
-    /// Normalised mutual information (arithmetic).
-    pub nmi: f64,
-    /// Purity.
-    pub purity: f64,
-}
-
-/// What a run reports (written as `result.json`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunResult {
-    /// The config that ran.
-    pub config: RunConfig,
-    /// How it ended.
-    pub status: RunStatus,
-    /// Epoch (1-based) in which the loss became NaN or infinite.
-    pub diverged_epoch: Option<usize>,
-    /// Epochs trained.
-    pub epochs_run: usize,
-    /// First epoch after which the relative validation improvement stayed
-    /// under `tolerance` for `patience` epochs; `None` when it never did.
-    pub converged_epoch: Option<usize>,
-    /// Epochs at whose plateau the learning rate was multiplied by
-    /// `plateau_factor` instead of stopping (`plateau_decays` of them at most).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub plateau_decay_epochs: Vec<usize>,
-    /// Training loss of the last epoch.
-    pub final_train_loss: Option<f64>,
-    /// Validation loss of the last epoch.
-    pub final_validation_loss: Option<f64>,
-    /// Reconstruction part of the last epoch's training loss.
-    pub reconstruction_loss: Option<f64>,
-    /// KL part (unweighted) of the last epoch's training loss.
-    pub kl_divergence: Option<f64>,
-    /// Per-epoch curves.
-    pub curves: LossCurves,
-    /// Scores of the clustered latent means (absent after divergence).
-    pub scores: Option<Scores>,
-    /// Wall time of training (not clustering), seconds.
-    pub train_time_sec: f64,
-    /// Peak resident memory of the process hosting the run, MB (`VmHWM` of
-    /// `/proc/self/status`; a sweep hosts one run per process, so this is
-    /// the run's own peak).
-    pub memory_mb: Option<f64>,
-    /// Trainable parameters.
-    pub parameters: i64,
-    /// The device it ran on, for example `cpu` or `cuda:0`.
-    pub device: String,
-    /// Tracks trained on and held out.
-    pub train_tracks: usize,
-    /// Tracks held out for validation.
-    pub validation_tracks: usize,
 }
 
 /// The outputs of a run besides its result.
@@ -196,19 +78,10 @@ pub fn train_run(
     on_epoch: EpochCallback<'_>,
 ) -> Result<RunOutputs> {
     config.validate()?;
-    let device = config.device.resolve()?;
+    let device = resolve(config.device)?;
     let track_count = data.ids.len();
-    let k = cluster_count(config, data)?;
-    let condition = match (&config.condition, config.architecture) {
-        (Some(column), Architecture::Cvae) => {
-            let values = data.label(column).ok_or_else(|| Error::InvalidConfig {
-                key: "condition".to_owned(),
-                reason: format!("the dataset has no label column '{column}'"),
-            })?;
-            Some(encode_labels(values))
-        }
-        _ => None,
-    };
+    let k = cluster_count(&config.clustering, track_count, &data.labels)?;
+    let condition = condition_of(config, data)?;
 
     let shape = data_shape(
         config,
@@ -285,7 +158,13 @@ pub fn train_run(
     }
 
     let latents = encode_all(model.as_ref(), &device_data, track_count, config.batch_size)?;
-    let (clusters, scores) = cluster_and_score(&latents, k, &config.clustering, config.seed, data)?;
+    let (clusters, scores) = cluster_and_score(
+        latents.mapv(f64::from).view(),
+        k,
+        &config.clustering,
+        config.seed,
+        &data.labels,
+    )?;
     result.scores = Some(scores);
     result.memory_mb = peak_memory_mb();
     Ok(RunOutputs {
@@ -294,6 +173,22 @@ pub fn train_run(
         clusters: Some(clusters),
         store,
     })
+}
+
+/// The encoded condition column of a `cvae`; `None` for the other models.
+fn condition_of(config: &RunConfig, data: &TrainingData) -> Result<Option<EncodedLabels<String>>> {
+    match (&config.condition, config.architecture) {
+        (Some(column), Architecture::Cvae) => {
+            let values = data.label(column).ok_or_else(|| {
+                Error::Config(songvae_run::error::Error::InvalidConfig {
+                    key: "condition".to_owned(),
+                    reason: format!("the dataset has no label column '{column}'"),
+                })
+            })?;
+            Ok(Some(encode_labels(values)))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// The shapes the dataset gives the model of `config`.
@@ -419,38 +314,6 @@ fn fit(
         converged_epoch,
         plateau_decay_epochs,
     }
-}
-
-/// The number of clusters: the config's `k`, else the number of classes of
-/// the primary label; checked against the number of tracks.
-/// The number of clusters of a run: `clustering.k`, or the number of classes
-/// of the dataset's primary label; checked to satisfy `2 <= k < tracks`.
-pub fn cluster_count(config: &RunConfig, data: &TrainingData) -> Result<usize> {
-    let track_count = data.ids.len();
-    if track_count < 4 {
-        return Err(Error::InvalidConfig {
-            key: "dataset".to_owned(),
-            reason: format!("{track_count} tracks; a run needs at least 4"),
-        });
-    }
-    let primary_truth = data.labels.first().map(|(_, values)| encode_labels(values));
-    let k = match (config.clustering.k, &primary_truth) {
-        (Some(k), _) => k,
-        (None, Some(truth)) => truth.classes.len(),
-        (None, None) => {
-            return Err(Error::InvalidConfig {
-                key: "clustering.k".to_owned(),
-                reason: "the dataset has no label to take k from; set it".to_owned(),
-            });
-        }
-    };
-    if k < 2 || k >= track_count {
-        return Err(Error::InvalidConfig {
-            key: "clustering.k".to_owned(),
-            reason: format!("k = {k} must satisfy 2 <= k < {track_count} (tracks)"),
-        });
-    }
-    Ok(k)
 }
 
 /// Early stopping on the relative improvement of the validation loss.
@@ -615,90 +478,6 @@ fn encode_all(
     means.copy_data(&mut values, track_count * latent_dim);
     Array2::from_shape_vec((track_count, latent_dim), values)
         .map_err(|error| Error::Torch(tch::TchError::Shape(error.to_string())))
-}
-
-/// Clusters the latent means with k-means (seeded by the run's seed), then
-/// scores: internal scores of the clusters, external ones against the
-/// primary label (and each label column), MIG over every label, active units.
-/// Clusters an embedding (latent means, or a baseline's PCA projection or
-/// raw features) into `k` clusters with the configured algorithm (k-means,
-/// Ward or a Gaussian mixture) and computes every score against the
-/// dataset's labels. Returns the cluster of every track and the scores.
-/// Internal scores are `None` when the clustering found a single cluster
-/// (or one per track), where scikit-learn's definitions do not apply.
-pub fn cluster_and_score(
-    latents: &Array2<f32>,
-    k: usize,
-    clustering: &ClusteringConfig,
-    seed: u64,
-    data: &TrainingData,
-) -> Result<(Vec<usize>, Scores)> {
-    let latents = latents.mapv(f64::from);
-    let labels = match clustering.algorithm {
-        ClusteringAlgorithm::Kmeans => {
-            kmeans(
-                latents.view(),
-                &KMeansConfig {
-                    n_clusters: k,
-                    n_init: clustering.n_init,
-                    seed,
-                    ..KMeansConfig::default()
-                },
-            )?
-            .labels
-        }
-        ClusteringAlgorithm::Agglomerative => ward(latents.view(), k)?.labels,
-        ClusteringAlgorithm::Gmm => {
-            gaussian_mixture(
-                latents.view(),
-                &GaussianMixtureConfig {
-                    n_components: k,
-                    covariance_type: clustering.covariance,
-                    n_init: clustering.n_init,
-                    seed,
-                    ..GaussianMixtureConfig::default()
-                },
-            )?
-            .labels
-        }
-    };
-    let predicted = labels.as_slice();
-    let distinct_predicted = predicted
-        .iter()
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    let internal_valid = distinct_predicted > 1 && distinct_predicted < predicted.len();
-    let mut scores = Scores {
-        k,
-        active_units: Some(active_units(latents.view())?.count),
-        ..Scores::default()
-    };
-    if internal_valid {
-        scores.silhouette = Some(silhouette_score(latents.view(), predicted)?);
-        scores.davies_bouldin = Some(davies_bouldin_score(latents.view(), predicted)?);
-        scores.calinski_harabasz = Some(calinski_harabasz_score(latents.view(), predicted)?);
-    }
-    for (name, values) in &data.labels {
-        let truth = encode_labels(values);
-        let table = ContingencyTable::new(&truth.ids, predicted)?;
-        scores.labels.push(LabelScores {
-            label: name.clone(),
-            ari: adjusted_rand_from_table(&table),
-            nmi: normalized_mutual_info_from_table(&table),
-            purity: purity_from_table(&table)?,
-        });
-    }
-    if let Some(primary) = scores.labels.first() {
-        scores.ari = Some(primary.ari);
-        scores.nmi = Some(primary.nmi);
-        scores.purity = Some(primary.purity);
-        let mut factors = Vec::new();
-        for (_, values) in &data.labels {
-            factors.push(encode_labels(values).ids);
-        }
-        scores.mig = Some(mutual_information_gap(latents.view(), &factors)?.mig);
-    }
-    Ok((labels, scores))
 }
 
 fn device_name(device: Device) -> String {

@@ -5,13 +5,15 @@ use std::sync::OnceLock;
 
 use songvae_features::build::{BuildOptions, build_features};
 use songvae_features::dataset::FeatureSettings;
+use songvae_features::training_data::TrainingData;
 use songvae_metrics::gaussian_mixture::CovarianceType;
-use songvae_models::device::DeviceChoice;
-use songvae_models::spec::{Activation, Architecture};
-use songvae_train::config::{ClusteringAlgorithm, RunConfig};
-use songvae_train::data::TrainingData;
+use songvae_metrics::scoring::ClusteringAlgorithm;
+use songvae_run::config::RunConfig;
+use songvae_run::device::DeviceChoice;
+use songvae_run::result::RunStatus;
+use songvae_run::spec::{Activation, Architecture};
 use songvae_train::output::write_outputs;
-use songvae_train::run::{RunStatus, train_run};
+use songvae_train::run::train_run;
 
 /// Features of `fixtures/dataset`, built once per test process.
 fn fixture_data() -> &'static TrainingData {

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use songvae_models::init::{initialise, standard_normal};
 use songvae_models::model::{Batch, build, loss_parts};
-use songvae_models::spec::{Activation, Architecture, DataShape, ModelSpec};
+use songvae_run::spec::{Activation, Architecture, DataShape, ModelSpec};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 

@@ -4,8 +4,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use songvae_metrics::gaussian_mixture::CovarianceType;
-use songvae_models::device::DeviceChoice;
-use songvae_models::spec::{Activation, Architecture, ModelSpec};
+use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig};
+
+use crate::device::DeviceChoice;
+use crate::spec::{Activation, Architecture, ModelSpec};
 
 use crate::error::{Error, Result};
 
@@ -35,7 +37,7 @@ use crate::error::{Error, Result};
 /// | `seed` | 0 | any u64 |
 /// | `device` | `auto` | `auto`, `cpu`, `cuda`, `cuda:N` |
 /// | `intra_op_threads` | 1 | 1 ..= 256; set once per process by the binary |
-/// | `clustering` | `{"algorithm": "kmeans"}` | see [`ClusteringConfig`] |
+/// | `clustering` | `{"algorithm": "kmeans"}` | see `songvae_metrics::scoring::ClusteringConfig` |
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunConfig {
@@ -121,30 +123,6 @@ impl Default for RunConfig {
     }
 }
 
-/// The clustering step after training.
-///
-/// | key | default | valid |
-/// |---|---|---|
-/// | `algorithm` | `kmeans` | `kmeans`, `agglomerative` (Ward linkage, at most 20000 tracks), `gmm` (Gaussian mixture, EM from k-means) |
-/// | `k` | number of classes of the primary label | 2 ..= tracks - 1 |
-/// | `n_init` | 10 | >= 1 restarts of k-means and of the mixture (Ward is deterministic) |
-/// | `covariance` | `full` | `full` or `diag`: the mixture's covariances (`gmm` only) |
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClusteringConfig {
-    /// Which algorithm.
-    pub algorithm: ClusteringAlgorithm,
-    /// Number of clusters; `None` takes the number of primary-label classes.
-    pub k: Option<usize>,
-    /// Restarts of k-means or of the mixture.
-    pub n_init: usize,
-    /// Covariance form of the Gaussian mixture. Left out of the JSON when
-    /// `full`, so that configs (and sweep point ids) written before the
-    /// mixture existed stay the same.
-    #[serde(skip_serializing_if = "is_full_covariance")]
-    pub covariance: CovarianceType,
-}
-
 /// The default of `plateau_factor`.
 const DEFAULT_PLATEAU_FACTOR: f64 = 0.2;
 
@@ -159,35 +137,6 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_default_plateau_factor(factor: &f64) -> bool {
     factor.to_bits() == DEFAULT_PLATEAU_FACTOR.to_bits()
-}
-
-// serde's `skip_serializing_if` passes the field by reference.
-#[allow(clippy::trivially_copy_pass_by_ref)]
-fn is_full_covariance(covariance: &CovarianceType) -> bool {
-    *covariance == CovarianceType::Full
-}
-
-impl Default for ClusteringConfig {
-    fn default() -> Self {
-        Self {
-            algorithm: ClusteringAlgorithm::Kmeans,
-            k: None,
-            n_init: 10,
-            covariance: CovarianceType::Full,
-        }
-    }
-}
-
-/// Clustering algorithms available to a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClusteringAlgorithm {
-    /// k-means++ with Lloyd iterations, as scikit-learn.
-    Kmeans,
-    /// Agglomerative clustering with Ward linkage, as scikit-learn.
-    Agglomerative,
-    /// A Gaussian mixture fitted by EM from a k-means start, as scikit-learn.
-    Gmm,
 }
 
 fn invalid(key: &str, reason: impl Into<String>) -> Error {
@@ -328,7 +277,7 @@ impl RunConfig {
                 "cvae needs a label column to condition on",
             ));
         }
-        let shape_free = songvae_models::spec::DataShape {
+        let shape_free = crate::spec::DataShape {
             feature_dim: 1,
             frames: Some((1, 1)),
             lyrics_dim: 0,

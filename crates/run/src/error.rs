@@ -1,8 +1,27 @@
-//! Errors of model construction.
+//! Errors of a run's vocabulary: a config that does not parse or is out of
+//! range, a model spec that does not fit the dataset.
 
-/// What can go wrong when a model is built for a dataset.
+use std::path::PathBuf;
+
+/// Why a run config or a model spec is not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
+    /// A config value is out of range or inconsistent.
+    #[error("invalid run config: {key}: {reason}")]
+    InvalidConfig {
+        /// The offending key.
+        key: String,
+        /// What is wrong and what is valid.
+        reason: String,
+    },
+    /// A config file could not be read or parsed.
+    #[error("cannot parse run config {path}: {reason}")]
+    ConfigSyntax {
+        /// The file.
+        path: PathBuf,
+        /// serde's message (it names the key and line).
+        reason: String,
+    },
     /// A size in the spec is out of range.
     #[error("invalid model spec: {key} = {value} ({reason})")]
     InvalidSpec {

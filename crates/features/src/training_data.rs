@@ -1,5 +1,5 @@
-//! The training data of a run, read from a features directory that
-//! `cargo xtask features` (the `features` crate) wrote.
+//! The reader of a features directory (what [`crate::build`] writes): the
+//! data a training run or a sweep baseline works on.
 //!
 //! Read: `features.npy` (n x d, each modality block through its column
 //! transform and scaled to its weight, see `docs/features.md`), `frames.npy` (n x c x t, when present), `ids.txt`,
@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 
+use crate::build::read_cache_manifest;
+use crate::fusion::Modality;
 use ndarray::{Array2, Array3, Axis};
 use ndarray_npy::read_npy;
-use songvae_features::build::read_cache_manifest;
-use songvae_features::fusion::Modality;
 
 use crate::error::{Error, Result};
 
@@ -46,7 +46,7 @@ struct LabelsFile {
 }
 
 fn features_error(path: &Path, reason: impl Into<String>) -> Error {
-    Error::Features {
+    Error::FeaturesDirectory {
         path: path.to_path_buf(),
         reason: reason.into(),
     }

@@ -1,0 +1,124 @@
+//! What a run reports: its status, loss curves and scores (`result.json`),
+//! and the outcome record a training process leaves for the sweep that
+//! started it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use songvae_metrics::scoring::Scores;
+
+use crate::config::RunConfig;
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Trained to convergence or to `max_epochs`, then clustered and scored.
+    Completed,
+    /// A loss became NaN or infinite; training stopped at `diverged_epoch`.
+    Diverged,
+}
+
+/// Loss per epoch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LossCurves {
+    /// Mean training loss (reconstruction + weighted KL) per epoch.
+    pub train_loss: Vec<f64>,
+    /// Validation loss per epoch (latent mean decoded, KL weighted).
+    pub validation_loss: Vec<f64>,
+    /// Mean training reconstruction part per epoch.
+    pub reconstruction_loss: Vec<f64>,
+    /// Mean training KL part (unweighted) per epoch.
+    pub kl_divergence: Vec<f64>,
+}
+
+/// What a run reports (written as `result.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    /// The config that ran.
+    pub config: RunConfig,
+    /// How it ended.
+    pub status: RunStatus,
+    /// Epoch (1-based) in which the loss became NaN or infinite.
+    pub diverged_epoch: Option<usize>,
+    /// Epochs trained.
+    pub epochs_run: usize,
+    /// First epoch after which the relative validation improvement stayed
+    /// under `tolerance` for `patience` epochs; `None` when it never did.
+    pub converged_epoch: Option<usize>,
+    /// Epochs at whose plateau the learning rate was multiplied by
+    /// `plateau_factor` instead of stopping (`plateau_decays` of them at most).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plateau_decay_epochs: Vec<usize>,
+    /// Training loss of the last epoch.
+    pub final_train_loss: Option<f64>,
+    /// Validation loss of the last epoch.
+    pub final_validation_loss: Option<f64>,
+    /// Reconstruction part of the last epoch's training loss.
+    pub reconstruction_loss: Option<f64>,
+    /// KL part (unweighted) of the last epoch's training loss.
+    pub kl_divergence: Option<f64>,
+    /// Per-epoch curves.
+    pub curves: LossCurves,
+    /// Scores of the clustered latent means (absent after divergence).
+    pub scores: Option<Scores>,
+    /// Wall time of training (not clustering), seconds.
+    pub train_time_sec: f64,
+    /// Peak resident memory of the process hosting the run, MB (`VmHWM` of
+    /// `/proc/self/status`; a sweep hosts one run per process, so this is
+    /// the run's own peak).
+    pub memory_mb: Option<f64>,
+    /// Trainable parameters.
+    pub parameters: i64,
+    /// The device it ran on, for example `cpu` or `cuda:0`.
+    pub device: String,
+    /// Tracks trained on and held out.
+    pub train_tracks: usize,
+    /// Tracks held out for validation.
+    pub validation_tracks: usize,
+}
+
+/// The environment variable that gives a training process the process id
+/// of the sweep that started it. On Linux the process asks for SIGTERM
+/// when its parent exits (`PR_SET_PDEATHSIG`) and then compares its parent
+/// with this id, which catches a sweep that died before the request took
+/// effect; the killed run is not recorded, and a resume runs it again.
+pub const SWEEP_PID_VARIABLE: &str = "SONGVAE_SWEEP_PID";
+
+/// How a training process ended, written by `songvae-train --outcome FILE`
+/// and read by the sweep that started it instead of the process's stderr.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunOutcome {
+    /// `completed` or `diverged` when training ran (see [`RunStatus`]),
+    /// `failed` when it could not.
+    pub status: OutcomeStatus,
+    /// Why it failed: the error, each cause once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The `result.json` written, when training ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<PathBuf>,
+}
+
+/// The status of a [`RunOutcome`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeStatus {
+    /// Trained and scored.
+    Completed,
+    /// The loss became NaN or infinite.
+    Diverged,
+    /// The run could not train: bad config for this dataset, unreadable
+    /// features, an unavailable device.
+    Failed,
+}
+
+impl From<RunStatus> for OutcomeStatus {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Completed => Self::Completed,
+            RunStatus::Diverged => Self::Diverged,
+        }
+    }
+}
