@@ -1155,14 +1155,130 @@ fn value_label(value: &Value) -> String {
 }
 
 /// The stable id of a point: the first 12 hex digits of the SHA-256 of its
-/// job's JSON and its feature set's id.
-fn point_id(job: &Job, feature_set: &str) -> String {
-    let mut json = serde_json::to_string(job).unwrap_or_default();
-    json.push('\n');
-    json.push_str(feature_set);
-    let mut digest = hex_digest(json.as_bytes());
+/// [`point_identity`].
+#[must_use]
+pub fn point_id(job: &Job, feature_set: &str) -> String {
+    let mut digest = hex_digest(point_identity(job, feature_set).as_bytes());
     digest.truncate(12);
     digest
+}
+
+/// What a point id hashes: an explicit projection of the job on the keys
+/// that change a result, then a newline and the feature set's id.
+///
+/// A trained point writes, in this order, `architecture`, `latent_dim`,
+/// `hidden_dim`, `depth`, `activation` and `bounded_code` (only when not at
+/// their defaults), `learning_rate`, `beta`, `batch_size`, `max_epochs`,
+/// `patience`, `min_epochs`, `tolerance`, `plateau_decays` and
+/// `plateau_factor` (only when not at their defaults), `gradient_clip`,
+/// `kl_warmup_epochs`, `validation_fraction`, `condition`, `seed` and
+/// `device` as the constants `0` and `"auto"` (a point's runs differ in
+/// seed and device, its id does not), `intra_op_threads` and the clustering
+/// (`algorithm`, `k`, `n_init`, and `covariance` only when not `full`). A
+/// baseline writes its `kind`, `components` and clustering. The text is the
+/// compact JSON those keys have always had, so ids written before this
+/// projection existed are unchanged (`tests/spec.rs` resumes a committed
+/// sweep directory); **a key added later is written only when it differs
+/// from its default**, so adding one leaves every existing id as it was.
+#[must_use]
+pub fn point_identity(job: &Job, feature_set: &str) -> String {
+    let mut text = match job {
+        Job::Train(config) => {
+            let mut fields = Fields::default();
+            fields.push("architecture", &config.architecture);
+            fields.push("latent_dim", &config.latent_dim);
+            fields.push("hidden_dim", &config.hidden_dim);
+            fields.push("depth", &config.depth);
+            let defaults = RunConfig::default();
+            fields.push_unless_default("activation", &config.activation, &defaults.activation);
+            fields.push_unless_default(
+                "bounded_code",
+                &config.bounded_code,
+                &defaults.bounded_code,
+            );
+            fields.push("learning_rate", &config.learning_rate);
+            fields.push("beta", &config.beta);
+            fields.push("batch_size", &config.batch_size);
+            fields.push("max_epochs", &config.max_epochs);
+            fields.push("patience", &config.patience);
+            fields.push("min_epochs", &config.min_epochs);
+            fields.push("tolerance", &config.tolerance);
+            fields.push_unless_default(
+                "plateau_decays",
+                &config.plateau_decays,
+                &defaults.plateau_decays,
+            );
+            fields.push_unless_default(
+                "plateau_factor",
+                &config.plateau_factor,
+                &defaults.plateau_factor,
+            );
+            fields.push("gradient_clip", &config.gradient_clip);
+            fields.push("kl_warmup_epochs", &config.kl_warmup_epochs);
+            fields.push("validation_fraction", &config.validation_fraction);
+            fields.push("condition", &config.condition);
+            fields.push("seed", &0u64);
+            fields.push("device", &DeviceChoice::Auto);
+            fields.push("intra_op_threads", &config.intra_op_threads);
+            fields.push_raw("clustering", &clustering_identity(&config.clustering));
+            format!("{{\"train\":{}}}", fields.object())
+        }
+        Job::Baseline {
+            kind,
+            components,
+            clustering,
+        } => {
+            let mut fields = Fields::default();
+            fields.push("kind", kind);
+            fields.push("components", components);
+            fields.push_raw("clustering", &clustering_identity(clustering));
+            format!("{{\"baseline\":{}}}", fields.object())
+        }
+    };
+    text.push('\n');
+    text.push_str(feature_set);
+    text
+}
+
+/// The clustering part of a point's identity.
+fn clustering_identity(clustering: &ClusteringConfig) -> String {
+    let mut fields = Fields::default();
+    fields.push("algorithm", &clustering.algorithm);
+    fields.push("k", &clustering.k);
+    fields.push("n_init", &clustering.n_init);
+    fields.push_unless_default(
+        "covariance",
+        &clustering.covariance,
+        &ClusteringConfig::default().covariance,
+    );
+    fields.object()
+}
+
+/// `"key":value` pairs of compact JSON, in the order pushed.
+#[derive(Default)]
+struct Fields {
+    pairs: Vec<String>,
+}
+
+impl Fields {
+    fn push<T: Serialize>(&mut self, key: &str, value: &T) {
+        let json = serde_json::to_string(value).unwrap_or_default();
+        self.push_raw(key, &json);
+    }
+
+    fn push_unless_default<T: Serialize + PartialEq>(&mut self, key: &str, value: &T, default: &T) {
+        if value != default {
+            self.push(key, value);
+        }
+    }
+
+    fn push_raw(&mut self, key: &str, json: &str) {
+        self.pairs.push(format!("\"{key}\":{json}"));
+    }
+
+    fn object(&self) -> String {
+        format!("{{{}}}", self.pairs.join(","))
+    }
 }
 
 fn hex_digest(bytes: &[u8]) -> String {

@@ -363,3 +363,37 @@ fn k_that_does_not_fit_the_dataset_fails_before_anything_runs() {
     assert!(executor.calls().is_empty());
     assert!(!out.join("results.jsonl").exists());
 }
+
+/// `fixtures/sweeps/resume/`: a real sweep directory (`sweep.json`,
+/// `results.jsonl`) written by `songvae-sweep run --spec spec.json` before
+/// point ids became an explicit projection of the config. Its spec covers
+/// keys added after the first studies (activation, bounded code, plateau
+/// decays and factor), a Gaussian mixture with diagonal covariances, both
+/// baselines and a feature axis. The same spec must give the same ids, and
+/// resuming the directory must run nothing.
+#[test]
+fn a_committed_sweep_directory_resumes_without_running_a_pair_again() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sweeps/resume");
+    let plan = load_plan(&fixture.join("spec.json")).expect("the committed spec loads");
+    let committed = SweepRecord::read(&fixture.join("sweep.json")).expect("sweep.json reads");
+    assert_eq!(plan.point_ids(), committed.plan.point_ids());
+    for (point, committed_point) in plan.points.iter().zip(&committed.plan.points) {
+        assert_eq!(
+            songvae_sweep::spec::point_id(&point.job, &point.features),
+            committed_point.id,
+            "{}",
+            point.label
+        );
+    }
+    let directory = tempfile::tempdir().expect("tempdir");
+    let out = directory.path().join("resumed");
+    std::fs::create_dir_all(&out).expect("out dir");
+    for file in ["sweep.json", "results.jsonl"] {
+        std::fs::copy(fixture.join(file), out.join(file)).expect("copy the committed directory");
+    }
+    let executor = StandIn::new();
+    let summary = run_unsharded(&plan, &out, &executor);
+    assert!(executor.calls().is_empty(), "{:?}", executor.calls());
+    assert_eq!(summary.pairs, 32);
+    assert_eq!(summary.skipped, 32);
+}

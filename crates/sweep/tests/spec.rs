@@ -245,3 +245,34 @@ fn feature_axes_expand_share_feature_sets_and_get_distinct_ids() {
     assert_eq!(audio_baseline.features, audio_only.features);
     assert!(matches!(audio_baseline.job, Job::Baseline { .. }));
 }
+
+#[test]
+fn point_ids_are_an_explicit_projection_that_keeps_earlier_ids() {
+    use songvae_run::config::RunConfig;
+    use songvae_run::device::DeviceChoice;
+    use songvae_run::spec::Activation;
+    use songvae_sweep::spec::{Job, point_id, point_identity};
+
+    let base = RunConfig::default();
+    // The text ids were hashed from before the projection existed: the
+    // job's compact JSON, a newline, the feature set.
+    let job = Job::Train(base.clone());
+    let historical = format!("{}\nabc", serde_json::to_string(&job).unwrap());
+    assert_eq!(point_identity(&job, "abc"), historical);
+    // Keys added later appear only away from their defaults.
+    assert!(!historical.contains("activation") && !historical.contains("plateau_decays"));
+    let tanh = Job::Train(RunConfig {
+        activation: Activation::Tanh,
+        ..base.clone()
+    });
+    assert!(point_identity(&tanh, "abc").contains("\"activation\":\"tanh\""));
+    assert_ne!(point_id(&tanh, "abc"), point_id(&job, "abc"));
+    // Seed and device are per run, not per point.
+    let on_gpu = Job::Train(RunConfig {
+        seed: 7,
+        device: DeviceChoice::Cuda(1),
+        ..base
+    });
+    assert_eq!(point_id(&on_gpu, "abc"), point_id(&job, "abc"));
+    assert_ne!(point_id(&job, "abc"), point_id(&job, "abd"));
+}
