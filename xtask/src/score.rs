@@ -16,12 +16,15 @@
 //!   with k-means initialisation, `--covariance full` by default or `diag`;
 //!   the labels are each row's most probable component).
 //!
-//! Prints one JSON object: `n`, `d`, `k`, `silhouette`, `davies_bouldin`,
-//! `calinski_harabasz`, and with `--truth` also `ari`, `nmi`, `purity` and
-//! `mig` (the embedding's columns as latents, the truth as the one factor;
-//! `null` when the embedding has a single column or the truth a single
-//! class, where the gap is undefined). Bad input is reported on one line with
-//! a non-zero exit.
+//! Prints one JSON object: `n`, `d`, `k`, then every score of the study's
+//! metric table (`songvae_run::metric`) under its key: `silhouette`,
+//! `davies_bouldin`, `calinski_harabasz`, `ari`, `nmi`, `purity` (against
+//! `--truth`), `disentanglement_score` (MIG: the embedding's columns as
+//! latents, the truth as the one factor) and `active_units`. A score that
+//! does not apply is `null` and `absent` says why (one cluster, one
+//! column, a single truth class, no `--truth`). Scores come from
+//! `songvae_metrics::scoring`, the path every run of a study takes. Bad
+//! input is reported on one line with a non-zero exit.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,12 +32,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use ndarray::Array2;
 use ndarray_npy::{ReadNpyError, read_npy};
-use serde::Serialize;
 use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_metrics::labels::encode_labels;
 use songvae_metrics::scoring::{
-    ClusteringAlgorithm, ClusteringConfig, LabelColumn, cluster, score_clusters,
+    ClusteringAlgorithm, ClusteringConfig, LabelColumn, NO_LABELS, cluster, score_clusters,
 };
+use songvae_run::metric::{MetricValues, Source, TABLE};
 
 /// Clustering algorithms `score` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -80,34 +83,6 @@ pub struct ScoreArgs {
     /// Random seed of the clustering (k-means and gmm; Ward is deterministic).
     #[arg(long, value_name = "S", default_value_t = 0, conflicts_with = "pred")]
     pub seed: u64,
-}
-
-/// The printed scores, in this field order.
-#[derive(Debug, Serialize)]
-struct ScoreReport {
-    n: usize,
-    d: usize,
-    k: usize,
-    /// `null` for a single cluster (or one per row), with the reason in `absent`.
-    silhouette: Option<f64>,
-    davies_bouldin: Option<f64>,
-    calinski_harabasz: Option<f64>,
-    /// Present only with `--truth`.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    truth: Option<TruthScores>,
-    /// Why a score is `null`, by its key.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    absent: BTreeMap<String, String>,
-}
-
-/// Scores against the true labels.
-#[derive(Debug, Serialize)]
-struct TruthScores {
-    ari: Option<f64>,
-    nmi: Option<f64>,
-    purity: Option<f64>,
-    /// `null` where the gap is undefined (one column, or one truth class).
-    mig: Option<f64>,
 }
 
 /// Runs the command and prints its JSON line.
@@ -171,28 +146,44 @@ pub fn score_json(args: &ScoreArgs) -> Result<String> {
         Some(values) => vec![("truth".to_owned(), values)],
         None => Vec::new(),
     };
-    let mut scores = score_clusters(embedding.view(), &predicted, k, &labels)?;
-    if labels.is_empty() {
-        for key in ["ari", "nmi", "purity", "mig"] {
-            scores.absent.remove(key);
+    let scores = score_clusters(embedding.view(), &predicted, k, &labels)?;
+    let mut values = MetricValues::default();
+    values.set_scores(&scores);
+    // `n`, `d`, `k`, then every score of the metric table in its order and
+    // under its key, `null` when absent, then the reasons.
+    let mut fields = vec![
+        format!("\"n\":{n}"),
+        format!("\"d\":{d}"),
+        format!("\"k\":{}", encode_labels(&predicted).classes.len()),
+    ];
+    let mut absent = BTreeMap::new();
+    for info in &TABLE {
+        if let Source::Scores(_) = info.source {
+            let value = values.get(info.metric);
+            fields.push(format!(
+                "\"{}\":{}",
+                info.key,
+                serde_json::to_string(&value)?
+            ));
+            let reason = info
+                .aliases
+                .iter()
+                .chain(std::iter::once(&info.key))
+                .find_map(|key| scores.absent.get(*key));
+            if let Some(reason) = reason {
+                let reason = if reason == NO_LABELS {
+                    "no --truth given".to_owned()
+                } else {
+                    reason.clone()
+                };
+                absent.insert(info.key, reason);
+            }
         }
     }
-    let report = ScoreReport {
-        n,
-        d,
-        k: encode_labels(&predicted).classes.len(),
-        silhouette: scores.silhouette,
-        davies_bouldin: scores.davies_bouldin,
-        calinski_harabasz: scores.calinski_harabasz,
-        truth: (!labels.is_empty()).then_some(TruthScores {
-            ari: scores.ari,
-            nmi: scores.nmi,
-            purity: scores.purity,
-            mig: scores.mig,
-        }),
-        absent: scores.absent,
-    };
-    Ok(serde_json::to_string(&report)?)
+    if !absent.is_empty() {
+        fields.push(format!("\"absent\":{}", serde_json::to_string(&absent)?));
+    }
+    Ok(format!("{{{}}}", fields.join(",")))
 }
 
 /// Reads a `.npy` or `.csv` embedding and checks that every value is finite.
@@ -398,7 +389,7 @@ mod tests {
         assert!((json["ari"].as_f64().expect("ari") - 1.0).abs() < 1e-12);
         assert!((json["purity"].as_f64().expect("purity") - 1.0).abs() < 1e-12);
         assert!(json["silhouette"].as_f64().expect("silhouette") > 0.9);
-        assert!(json["mig"].as_f64().is_some());
+        assert!(json["disentanglement_score"].as_f64().is_some());
     }
 
     #[test]
@@ -465,7 +456,11 @@ mod tests {
             "{}",
             outputs[0]
         );
-        assert!(!outputs[0].contains("ari"));
+        // Without --truth the external scores are null, and say why.
+        let json: serde_json::Value = serde_json::from_str(&outputs[0]).expect("json");
+        assert!(json["ari"].is_null());
+        assert_eq!(json["absent"]["ari"], "no --truth given");
+        assert_eq!(json["absent"]["disentanglement_score"], "no --truth given");
     }
 
     #[test]
@@ -574,7 +569,7 @@ mod tests {
             "1 distinct clusters for 6 tracks: internal scores need 2 to n - 1"
         );
         assert_eq!(json["ari"], 0.0);
-        assert!(json["mig"].as_f64().is_some());
+        assert!(json["disentanglement_score"].as_f64().is_some());
     }
 
     #[test]

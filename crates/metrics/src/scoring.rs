@@ -136,6 +136,9 @@ pub struct LabelScores {
     pub purity: f64,
 }
 
+/// Why the external scores and MIG are absent when there is no label column.
+pub const NO_LABELS: &str = "the dataset has no label column";
+
 /// A label column: its name and one value per row, in row order.
 pub type LabelColumn = (String, Vec<String>);
 
@@ -278,14 +281,12 @@ pub fn score_clusters(
         }
         None => {
             for key in ["ari", "nmi", "purity"] {
-                scores
-                    .absent
-                    .insert(key.to_owned(), "the dataset has no label column".to_owned());
+                scores.absent.insert(key.to_owned(), NO_LABELS.to_owned());
             }
         }
     }
     let mig_absent = if labels.is_empty() {
-        Some("the dataset has no label column".to_owned())
+        Some(NO_LABELS.to_owned())
     } else if embedding.ncols() < 2 {
         Some(format!(
             "{} latent dimension: the gap between the two most informative needs at least 2",

@@ -124,7 +124,7 @@ pub struct PointStats {
 }
 
 /// The external scores that every label column gets.
-pub const LABEL_COLUMNS: [Column; 3] = [Column::Ari, Column::Nmi, Column::Purity];
+pub const LABEL_COLUMNS: [Column; 3] = [Column::ARI, Column::NMI, Column::PURITY];
 
 /// The label columns that the lines were scored against, in the order
 /// they first appear (the primary label first).
@@ -149,7 +149,7 @@ impl PointStats {
         if self.completed > 0 && self.diverged + self.failed > 0 {
             return Some(Stability::HighVariance);
         }
-        let silhouette = self.metrics.get(&Column::Silhouette)?;
+        let silhouette = self.metrics.get(&Column::SILHOUETTE)?;
         if silhouette.count < 2 {
             return None;
         }
@@ -188,7 +188,7 @@ pub fn aggregate(lines: &[ResultLine]) -> BTreeMap<String, PointStats> {
             }
         }
         point_stats.completed_seeds.sort_unstable();
-        for column in Column::NUMERIC {
+        for column in Column::numeric() {
             let mut values = Vec::new();
             for line in &point_lines {
                 if line.status == PairStatus::Completed
@@ -229,6 +229,8 @@ pub fn aggregate(lines: &[ResultLine]) -> BTreeMap<String, PointStats> {
 
 #[cfg(test)]
 mod tests {
+    use songvae_run::metric::Metric;
+
     use super::*;
 
     #[test]
@@ -262,15 +264,15 @@ mod tests {
     #[test]
     fn mixed_outcomes_are_high_variance_and_failures_stay_out_of_means() {
         let mut completed = ResultLine::bare("p", "p", 0, PairStatus::Completed);
-        completed.silhouette = Some(0.5);
+        completed.values.set(Metric::Silhouette, Some(0.5));
         let mut other = ResultLine::bare("p", "p", 1, PairStatus::Completed);
-        other.silhouette = Some(0.5);
+        other.values.set(Metric::Silhouette, Some(0.5));
         let mut diverged = ResultLine::bare("p", "p", 2, PairStatus::Diverged);
-        diverged.silhouette = Some(-1.0);
+        diverged.values.set(Metric::Silhouette, Some(-1.0));
         let stats = aggregate(&[completed, other, diverged]);
         let point = &stats["p"];
-        assert!((point.metrics[&Column::Silhouette].mean - 0.5).abs() < 1e-12);
-        assert_eq!(point.metrics[&Column::Silhouette].count, 2);
+        assert!((point.metrics[&Column::SILHOUETTE].mean - 0.5).abs() < 1e-12);
+        assert_eq!(point.metrics[&Column::SILHOUETTE].count, 2);
         assert_eq!(point.stability(), Some(Stability::HighVariance));
         assert_eq!((point.completed, point.diverged), (2, 1));
     }

@@ -158,9 +158,9 @@ fn best_latents(
 ) -> Result<Option<BestLatents>> {
     let plan = &study.record.plan;
     let rank_by = if study.record.dataset.labels.is_empty() {
-        Column::Silhouette
+        Column::SILHOUETTE
     } else {
-        Column::Ari
+        Column::ARI
     };
     let mut candidates = Vec::new();
     for point in &plan.points {

@@ -138,7 +138,7 @@ pub fn results_csv(study: &Study) -> Result<Vec<u8>> {
         "device".to_owned(),
         "k".to_owned(),
     ];
-    for column in Column::NUMERIC {
+    for column in Column::numeric() {
         header.push(column.name().to_owned());
     }
     let labels = scored_labels(&study.lines);
@@ -163,7 +163,7 @@ pub fn results_csv(study: &Study) -> Result<Vec<u8>> {
             line.device.clone().unwrap_or_default(),
             line.k.map(|k| k.to_string()).unwrap_or_default(),
         ];
-        for column in Column::NUMERIC {
+        for column in Column::numeric() {
             record.push(
                 line.metric(column)
                     .map(|value| value.to_string())
@@ -188,23 +188,22 @@ pub fn results_csv(study: &Study) -> Result<Vec<u8>> {
     })
 }
 
-/// The number format of a column's cells.
+/// The number format of a column's cells (the metric table's decimals).
 fn format_value(column: Column, value: f64) -> String {
     match column {
-        Column::CalinskiHarabasz
-        | Column::MemoryMb
-        | Column::ConvergedEpoch
-        | Column::EpochsRun
-        | Column::ActiveUnits => format!("{value:.1}"),
-        Column::Parameters => format!("{value:.0}"),
-        Column::TrainTimeSec => format!("{value:.2}"),
-        _ => format!("{value:.3}"),
+        Column::Metric(metric) => metric.format(value),
+        Column::ConvergenceStability | Column::BestUseCase => format!("{value:.3}"),
     }
 }
 
-/// `mean ± std` of a column (parameters, identical across seeds, alone).
+/// `mean ± std` of a column (the mean alone where the table says the
+/// metric has no spread, e.g. parameters).
 fn format_summary(column: Column, summary: &Summary) -> String {
-    if column == Column::Parameters || summary.count < 2 {
+    let spread = match column {
+        Column::Metric(metric) => metric.info().spread,
+        Column::ConvergenceStability | Column::BestUseCase => true,
+    };
+    if !spread || summary.count < 2 {
         format_value(column, summary.mean)
     } else {
         format!(
@@ -291,7 +290,7 @@ fn cell(column: Column, row: &Row<'_>) -> String {
             |stability| stability.name().to_owned(),
         ),
         Column::BestUseCase => row.job.map(best_use_case).unwrap_or_default().to_owned(),
-        numeric => stats.metrics.get(&numeric).map_or_else(
+        numeric @ Column::Metric(_) => stats.metrics.get(&numeric).map_or_else(
             || "-".to_owned(),
             |summary| format_summary(numeric, summary),
         ),
@@ -367,15 +366,15 @@ fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) ->
     // Whether or not the table shows it: a row that ranks first on an
     // internal score while the clusters match the labels worse (a collapsed
     // latent space scores a high silhouette) must be called out.
-    if primary != Column::Ari
-        && let Some((row, summary)) = ranked(rows, Column::Ari).first()
+    if primary != Column::ARI
+        && let Some((row, summary)) = ranked(rows, Column::ARI).first()
         && row.label != best.label
     {
-        let best_ari = best_summary_of(best, Column::Ari)
+        let best_ari = best_summary_of(best, Column::ARI)
             .map(|best_ari| {
                 format!(
                     ", against {} at {}",
-                    format_summary(Column::Ari, &best_ari),
+                    format_summary(Column::ARI, &best_ari),
                     best.label
                 )
             })
@@ -384,11 +383,11 @@ fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) ->
             text,
             " Agreement with the labels peaks elsewhere: ari is best at {} ({}{best_ari}).",
             row.label,
-            format_summary(Column::Ari, summary)
+            format_summary(Column::ARI, summary)
         );
     }
-    if axis.columns.contains(&Column::TrainTimeSec) {
-        let times = ranked(rows, Column::TrainTimeSec);
+    if axis.columns.contains(&Column::TRAIN_TIME_SEC) {
+        let times = ranked(rows, Column::TRAIN_TIME_SEC);
         if let (Some((fastest, fast)), Some((slowest, slow))) = (times.first(), times.last())
             && times.len() > 1
         {
@@ -562,10 +561,7 @@ fn markdown_table(axis: &Axis, rows: &[Row<'_>]) -> String {
 }
 
 fn header_of(column: Column) -> &'static str {
-    match column {
-        Column::DisentanglementScore => "disentanglement_score (MIG)",
-        other => other.name(),
-    }
+    column.title()
 }
 
 /// The whole `report.md`.
@@ -854,7 +850,7 @@ fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
     let mut sentences = Vec::new();
     for label in &labels {
         let mut parts = Vec::new();
-        for column in [Column::Ari, Column::Nmi] {
+        for column in [Column::ARI, Column::NMI] {
             let value = |row: &Row<'_>| {
                 row.stats
                     .and_then(|stats| stats.labels.get(label))
@@ -915,7 +911,7 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
     };
     rows.iter().find(is_pca)?;
     let mut sentences = Vec::new();
-    for column in [Column::Ari, Column::Nmi] {
+    for column in [Column::ARI, Column::NMI] {
         let mut trained = Vec::new();
         for row in rows {
             if matches!(row.job, Some(Job::Train(_))) {
@@ -982,7 +978,7 @@ fn per_label_summary(
             else {
                 continue;
             };
-            let Some(ari) = scores.get(&Column::Ari) else {
+            let Some(ari) = scores.get(&Column::ARI) else {
                 continue;
             };
             let slot = match point.job {
@@ -991,7 +987,7 @@ fn per_label_summary(
             };
             if slot.is_none_or(|(_, current)| {
                 current
-                    .get(&Column::Ari)
+                    .get(&Column::ARI)
                     .is_none_or(|current_ari| ari.mean > current_ari.mean)
             }) {
                 *slot = Some((point.label.as_str(), scores));
@@ -1002,7 +998,7 @@ fn per_label_summary(
             match entry {
                 Some((point_label, scores)) => {
                     cells.push((*point_label).to_owned());
-                    for column in [Column::Ari, Column::Nmi] {
+                    for column in [Column::ARI, Column::NMI] {
                         cells.push(
                             scores
                                 .get(&column)
@@ -1018,7 +1014,7 @@ fn per_label_summary(
         let best_ari = best
             .iter()
             .flatten()
-            .filter_map(|(_, scores)| scores.get(&Column::Ari).map(|summary| summary.mean))
+            .filter_map(|(_, scores)| scores.get(&Column::ARI).map(|summary| summary.mean))
             .fold(f64::NEG_INFINITY, f64::max);
         if best_ari.is_finite() && best_ari < WEAK_AGREEMENT {
             notes.push(format!(
@@ -1102,7 +1098,7 @@ fn label_agreement(
     for point in &plan.points {
         let Some(summary) = stats
             .get(&point.id)
-            .and_then(|point_stats| point_stats.metrics.get(&Column::Ari))
+            .and_then(|point_stats| point_stats.metrics.get(&Column::ARI))
         else {
             continue;
         };
@@ -1134,7 +1130,7 @@ fn label_agreement(
             if matches!(point.job, Job::Train(_))
                 && stats
                     .get(&point.id)
-                    .is_some_and(|point_stats| point_stats.metrics.contains_key(&Column::Ari))
+                    .is_some_and(|point_stats| point_stats.metrics.contains_key(&Column::ARI))
             {
                 trained_points += 1;
             }
@@ -1142,7 +1138,7 @@ fn label_agreement(
         let _ = write!(
             text,
             " The trained point that agrees best with the labels is {label} (ARI {}), the best of {trained_points} trained points: picking the maximum of many noisy points flatters it, so read its margin as an upper bound.",
-            format_summary(Column::Ari, summary)
+            format_summary(Column::ARI, summary)
         );
         if let Some((baseline_label, baseline)) = &best_baseline {
             let comparison = margin(summary, baseline);
@@ -1154,7 +1150,7 @@ fn label_agreement(
             let _ = write!(
                 text,
                 " It {verdict}, {baseline_label} (ARI {}).",
-                format_summary(Column::Ari, baseline)
+                format_summary(Column::ARI, baseline)
             );
             if comparison != Margin::Ahead {
                 let _ = write!(

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use songvae_metrics::scoring::{LabelScores, Scores};
+use songvae_run::metric::{Metric, MetricValues};
 use songvae_run::result::{RunResult, RunStatus};
 
 use crate::error::{Error, Result};
@@ -50,7 +51,8 @@ impl PairStatus {
 
 /// One finished (point, seed): its status and every metric.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+// No `deny_unknown_fields`: serde does not combine it with `flatten`; the
+// metric values refuse any key that is neither a field nor a metric.
 pub struct ResultLine {
     /// Stable id of the point.
     pub point: String,
@@ -69,57 +71,10 @@ pub struct ResultLine {
     /// Number of clusters.
     #[serde(default)]
     pub k: Option<usize>,
-    /// Mean silhouette.
-    #[serde(default)]
-    pub silhouette: Option<f64>,
-    /// Davies-Bouldin index.
-    #[serde(default)]
-    pub davies_bouldin: Option<f64>,
-    /// Calinski-Harabasz index.
-    #[serde(default)]
-    pub calinski_harabasz: Option<f64>,
-    /// Adjusted Rand index.
-    #[serde(default)]
-    pub ari: Option<f64>,
-    /// Normalised mutual information.
-    #[serde(default)]
-    pub nmi: Option<f64>,
-    /// Purity.
-    #[serde(default)]
-    pub purity: Option<f64>,
-    /// Mutual information gap.
-    #[serde(default)]
-    pub disentanglement_score: Option<f64>,
-    /// Active latent units.
-    #[serde(default)]
-    pub active_units: Option<f64>,
-    /// Training loss of the last epoch.
-    #[serde(default)]
-    pub final_loss: Option<f64>,
-    /// Validation loss of the last epoch.
-    #[serde(default)]
-    pub final_validation_loss: Option<f64>,
-    /// Reconstruction part of the last epoch's loss.
-    #[serde(default)]
-    pub reconstruction_loss: Option<f64>,
-    /// KL part of the last epoch's loss.
-    #[serde(default)]
-    pub kl_divergence: Option<f64>,
-    /// Epoch of convergence.
-    #[serde(default)]
-    pub converged_epoch: Option<f64>,
-    /// Epochs trained.
-    #[serde(default)]
-    pub epochs_run: Option<f64>,
-    /// Training (or baseline fitting) wall time, seconds.
-    #[serde(default)]
-    pub train_time_sec: Option<f64>,
-    /// Peak resident memory of the run's process, MB.
-    #[serde(default)]
-    pub memory_mb: Option<f64>,
-    /// Trainable parameters.
-    #[serde(default)]
-    pub parameters: Option<f64>,
+    /// Every metric of the table (`songvae_run::metric`), written flat:
+    /// one key per metric, `null` when absent.
+    #[serde(flatten)]
+    pub values: MetricValues,
     /// Run directory relative to the sweep's output directory.
     #[serde(default)]
     pub run_dir: Option<String>,
@@ -157,42 +112,32 @@ impl ResultLine {
             line.reason = Some(format!("loss became NaN or infinite in epoch {epoch}"));
         }
         line.device = Some(result.device.clone());
+        line.values.set_run(result);
         if let Some(scores) = &result.scores {
-            line.set_scores(scores);
+            line.k = Some(scores.k);
+            line.labels.clone_from(&scores.labels);
+            line.set_absent(scores);
         }
-        line.final_loss = result.final_train_loss;
-        line.final_validation_loss = result.final_validation_loss;
-        line.reconstruction_loss = result.reconstruction_loss;
-        line.kl_divergence = result.kl_divergence;
-        line.converged_epoch = result.converged_epoch.map(|epoch| epoch as f64);
-        line.epochs_run = Some(result.epochs_run as f64);
-        line.train_time_sec = Some(result.train_time_sec);
-        line.memory_mb = result.memory_mb;
-        line.parameters = Some(result.parameters as f64);
         line
     }
 
-    /// Copies the clustering scores.
+    /// Copies the clustering scores (a baseline's, or a run's).
     pub fn set_scores(&mut self, scores: &Scores) {
         self.k = Some(scores.k);
-        self.silhouette = scores.silhouette;
-        self.davies_bouldin = scores.davies_bouldin;
-        self.calinski_harabasz = scores.calinski_harabasz;
-        self.ari = scores.ari;
-        self.nmi = scores.nmi;
-        self.purity = scores.purity;
-        self.disentanglement_score = scores.mig;
-        self.active_units = scores.active_units.map(|count| count as f64);
+        self.values.set_scores(scores);
         self.labels.clone_from(&scores.labels);
+        self.set_absent(scores);
+    }
+
+    /// Copies why scores are absent, keyed by their metric's key.
+    fn set_absent(&mut self, scores: &Scores) {
         self.absent.clear();
         for (key, reason) in &scores.absent {
-            // The line's name of the mutual information gap.
-            let column = if key == "mig" {
-                "disentanglement_score"
-            } else {
-                key
+            let column = match Metric::from_key(key) {
+                Some(metric) => metric.key().to_owned(),
+                None => key.clone(),
             };
-            self.absent.insert(column.to_owned(), reason.clone());
+            self.absent.insert(column, reason.clone());
         }
     }
 
@@ -201,9 +146,9 @@ impl ResultLine {
     pub fn label_metric(&self, label: &str, column: Column) -> Option<f64> {
         let scores = self.labels.iter().find(|scores| scores.label == label)?;
         match column {
-            Column::Ari => Some(scores.ari),
-            Column::Nmi => Some(scores.nmi),
-            Column::Purity => Some(scores.purity),
+            Column::ARI => Some(scores.ari),
+            Column::NMI => Some(scores.nmi),
+            Column::PURITY => Some(scores.purity),
             _ => None,
         }
     }
@@ -212,23 +157,7 @@ impl ResultLine {
     #[must_use]
     pub fn metric(&self, column: Column) -> Option<f64> {
         match column {
-            Column::Silhouette => self.silhouette,
-            Column::DaviesBouldin => self.davies_bouldin,
-            Column::CalinskiHarabasz => self.calinski_harabasz,
-            Column::Ari => self.ari,
-            Column::Nmi => self.nmi,
-            Column::Purity => self.purity,
-            Column::DisentanglementScore => self.disentanglement_score,
-            Column::ActiveUnits => self.active_units,
-            Column::FinalLoss => self.final_loss,
-            Column::FinalValidationLoss => self.final_validation_loss,
-            Column::ReconstructionLoss => self.reconstruction_loss,
-            Column::KlDivergence => self.kl_divergence,
-            Column::ConvergedEpoch => self.converged_epoch,
-            Column::EpochsRun => self.epochs_run,
-            Column::TrainTimeSec => self.train_time_sec,
-            Column::MemoryMb => self.memory_mb,
-            Column::Parameters => self.parameters,
+            Column::Metric(metric) => self.values.get(metric),
             Column::ConvergenceStability | Column::BestUseCase => None,
         }
     }

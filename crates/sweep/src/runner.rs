@@ -37,6 +37,7 @@ use songvae_metrics::pca::Pca;
 use songvae_metrics::scoring::{ClusteringConfig, cluster_and_score, cluster_count};
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
+use songvae_run::metric::Metric;
 use songvae_run::result::{OutcomeStatus, RunOutcome, RunResult, SWEEP_PID_VARIABLE};
 use songvae_run::spec::Architecture;
 
@@ -782,7 +783,7 @@ fn run_baseline(
     );
     line.device = Some("cpu".to_owned());
     line.set_scores(&scores);
-    line.train_time_sec = Some(elapsed);
-    line.parameters = parameters;
+    line.values.set(Metric::TrainTimeSec, Some(elapsed));
+    line.values.set(Metric::Parameters, parameters);
     Ok(line)
 }

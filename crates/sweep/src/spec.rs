@@ -32,6 +32,7 @@ use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig};
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
+use songvae_run::metric::{Direction, Metric, TABLE};
 
 use crate::error::{Error, Result};
 
@@ -73,7 +74,7 @@ fn default_seeds() -> usize {
 }
 
 fn default_primary() -> Column {
-    Column::Silhouette
+    Column::SILHOUETTE
 }
 
 /// How the axes of a spec combine into points.
@@ -204,96 +205,82 @@ impl BaselineKind {
     }
 }
 
-/// A report column: a metric of a run, or a derived text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// A report column: a metric of the table (`songvae_run::metric`), or a
+/// text derived from a row. Written and read as the metric's key (or
+/// `convergence_stability`, `best_use_case`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Column {
-    /// Mean silhouette of the latent means (higher is better).
-    Silhouette,
-    /// Davies-Bouldin index (lower is better).
-    DaviesBouldin,
-    /// Calinski-Harabasz index (higher is better).
-    CalinskiHarabasz,
-    /// Adjusted Rand index against the primary label.
-    Ari,
-    /// Normalised mutual information against the primary label.
-    Nmi,
-    /// Purity against the primary label.
-    Purity,
-    /// Mutual information gap over the label columns.
-    #[serde(alias = "mig")]
-    DisentanglementScore,
-    /// Active latent units.
-    ActiveUnits,
-    /// Training loss of the last epoch.
-    FinalLoss,
-    /// Validation loss of the last epoch.
-    FinalValidationLoss,
-    /// Reconstruction part of the last epoch's loss.
-    ReconstructionLoss,
-    /// KL part (unweighted) of the last epoch's loss.
-    KlDivergence,
-    /// Epoch at which early stopping saw convergence.
-    ConvergedEpoch,
-    /// Epochs trained.
-    EpochsRun,
-    /// Training wall time, seconds.
-    TrainTimeSec,
-    /// Peak resident memory of the run's process, MB.
-    MemoryMb,
-    /// Trainable parameters.
-    Parameters,
+    /// A metric of the table.
+    Metric(Metric),
     /// Across-seed spread of silhouette as a class (see `aggregate`).
     ConvergenceStability,
     /// What a model is best used for (architecture comparison).
     BestUseCase,
 }
 
-impl Column {
-    /// Every numeric column, in report order.
-    pub const NUMERIC: [Self; 17] = [
-        Self::Silhouette,
-        Self::DaviesBouldin,
-        Self::CalinskiHarabasz,
-        Self::Ari,
-        Self::Nmi,
-        Self::Purity,
-        Self::DisentanglementScore,
-        Self::ActiveUnits,
-        Self::FinalLoss,
-        Self::FinalValidationLoss,
-        Self::ReconstructionLoss,
-        Self::KlDivergence,
-        Self::ConvergedEpoch,
-        Self::EpochsRun,
-        Self::TrainTimeSec,
-        Self::MemoryMb,
-        Self::Parameters,
-    ];
+impl Serialize for Column {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
 
-    /// The column's name in tables, CSV and JSON.
+impl<'de> Deserialize<'de> for Column {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        match name.as_str() {
+            "convergence_stability" => Ok(Self::ConvergenceStability),
+            "best_use_case" => Ok(Self::BestUseCase),
+            other => Metric::from_key(other).map(Self::Metric).ok_or_else(|| {
+                let mut known: Vec<&str> = TABLE.iter().map(|info| info.key).collect();
+                known.extend(["convergence_stability", "best_use_case"]);
+                serde::de::Error::custom(format!(
+                    "unknown variant `{other}`, expected one of {}",
+                    known.join(", ")
+                ))
+            }),
+        }
+    }
+}
+
+impl Column {
+    /// Mean silhouette.
+    pub const SILHOUETTE: Self = Self::Metric(Metric::Silhouette);
+    /// Adjusted Rand index against the primary label.
+    pub const ARI: Self = Self::Metric(Metric::Ari);
+    /// Normalised mutual information against the primary label.
+    pub const NMI: Self = Self::Metric(Metric::Nmi);
+    /// Purity against the primary label.
+    pub const PURITY: Self = Self::Metric(Metric::Purity);
+    /// Training wall time.
+    pub const TRAIN_TIME_SEC: Self = Self::Metric(Metric::TrainTimeSec);
+
+    /// Every metric column, in table order.
+    #[must_use]
+    pub fn numeric() -> Vec<Self> {
+        TABLE.iter().map(|info| Self::Metric(info.metric)).collect()
+    }
+
+    /// The column's name in specs, CSV and JSON.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
-            Self::Silhouette => "silhouette",
-            Self::DaviesBouldin => "davies_bouldin",
-            Self::CalinskiHarabasz => "calinski_harabasz",
-            Self::Ari => "ari",
-            Self::Nmi => "nmi",
-            Self::Purity => "purity",
-            Self::DisentanglementScore => "disentanglement_score",
-            Self::ActiveUnits => "active_units",
-            Self::FinalLoss => "final_loss",
-            Self::FinalValidationLoss => "final_validation_loss",
-            Self::ReconstructionLoss => "reconstruction_loss",
-            Self::KlDivergence => "kl_divergence",
-            Self::ConvergedEpoch => "converged_epoch",
-            Self::EpochsRun => "epochs_run",
-            Self::TrainTimeSec => "train_time_sec",
-            Self::MemoryMb => "memory_mb",
-            Self::Parameters => "parameters",
+            Self::Metric(metric) => metric.key(),
             Self::ConvergenceStability => "convergence_stability",
             Self::BestUseCase => "best_use_case",
+        }
+    }
+
+    /// The column's title in the report's tables.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Metric(metric) => metric.info().title,
+            other => other.name(),
         }
     }
 
@@ -302,32 +289,19 @@ impl Column {
     #[must_use]
     pub fn higher_is_better(self) -> Option<bool> {
         match self {
-            Self::Silhouette
-            | Self::CalinskiHarabasz
-            | Self::Ari
-            | Self::Nmi
-            | Self::Purity
-            | Self::DisentanglementScore => Some(true),
-            Self::DaviesBouldin
-            | Self::FinalLoss
-            | Self::FinalValidationLoss
-            | Self::ReconstructionLoss
-            | Self::TrainTimeSec
-            | Self::MemoryMb
-            | Self::Parameters
-            | Self::ConvergedEpoch
-            | Self::EpochsRun => Some(false),
-            Self::KlDivergence
-            | Self::ActiveUnits
-            | Self::ConvergenceStability
-            | Self::BestUseCase => None,
+            Self::Metric(metric) => match metric.info().direction {
+                Direction::Higher => Some(true),
+                Direction::Lower => Some(false),
+                Direction::Unranked => None,
+            },
+            Self::ConvergenceStability | Self::BestUseCase => None,
         }
     }
 
     /// Whether the column holds a number per run.
     #[must_use]
     pub fn is_numeric(self) -> bool {
-        !matches!(self, Self::ConvergenceStability | Self::BestUseCase)
+        matches!(self, Self::Metric(_))
     }
 
     /// The columns the study reports for an axis over `parameter` when the
@@ -336,41 +310,41 @@ impl Column {
     pub fn defaults_for(parameter: Option<&str>) -> Vec<Self> {
         match parameter {
             Some("learning_rate") => vec![
-                Self::Silhouette,
-                Self::DaviesBouldin,
-                Self::FinalLoss,
-                Self::ConvergedEpoch,
-                Self::TrainTimeSec,
+                Self::Metric(Metric::Silhouette),
+                Self::Metric(Metric::DaviesBouldin),
+                Self::Metric(Metric::FinalLoss),
+                Self::Metric(Metric::ConvergedEpoch),
+                Self::Metric(Metric::TrainTimeSec),
             ],
             Some("beta") => vec![
-                Self::Silhouette,
-                Self::DaviesBouldin,
-                Self::KlDivergence,
-                Self::ReconstructionLoss,
-                Self::DisentanglementScore,
+                Self::Metric(Metric::Silhouette),
+                Self::Metric(Metric::DaviesBouldin),
+                Self::Metric(Metric::KlDivergence),
+                Self::Metric(Metric::ReconstructionLoss),
+                Self::Metric(Metric::DisentanglementScore),
             ],
             Some("batch_size") => vec![
-                Self::Silhouette,
-                Self::TrainTimeSec,
-                Self::MemoryMb,
+                Self::Metric(Metric::Silhouette),
+                Self::Metric(Metric::TrainTimeSec),
+                Self::Metric(Metric::MemoryMb),
                 Self::ConvergenceStability,
             ],
             None => vec![
-                Self::Silhouette,
-                Self::Ari,
-                Self::Nmi,
-                Self::TrainTimeSec,
-                Self::Parameters,
+                Self::Metric(Metric::Silhouette),
+                Self::Metric(Metric::Ari),
+                Self::Metric(Metric::Nmi),
+                Self::Metric(Metric::TrainTimeSec),
+                Self::Metric(Metric::Parameters),
                 Self::BestUseCase,
             ],
             Some(_) => vec![
-                Self::Silhouette,
-                Self::DaviesBouldin,
-                Self::CalinskiHarabasz,
-                Self::Ari,
-                Self::Nmi,
-                Self::Purity,
-                Self::TrainTimeSec,
+                Self::Metric(Metric::Silhouette),
+                Self::Metric(Metric::DaviesBouldin),
+                Self::Metric(Metric::CalinskiHarabasz),
+                Self::Metric(Metric::Ari),
+                Self::Metric(Metric::Nmi),
+                Self::Metric(Metric::Purity),
+                Self::Metric(Metric::TrainTimeSec),
             ],
         }
     }

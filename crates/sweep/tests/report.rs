@@ -9,6 +9,7 @@ mod common;
 use common::assert_snapshot;
 use songvae_features::fusion::Modality;
 use songvae_metrics::scoring::LabelScores;
+use songvae_run::metric::Metric;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::results::{PairStatus, ResultLine};
 use songvae_sweep::runner::{DatasetSummary, Machine, SweepRecord};
@@ -78,7 +79,11 @@ fn the_same_results_give_the_same_report() {
 fn every_scored_label_gets_csv_columns_and_a_report_row() {
     let mut study = load_study(&[canned()]).unwrap();
     for line in &mut study.lines {
-        if let (Some(ari), Some(nmi), Some(purity)) = (line.ari, line.nmi, line.purity) {
+        if let (Some(ari), Some(nmi), Some(purity)) = (
+            line.values.get(Metric::Ari),
+            line.values.get(Metric::Nmi),
+            line.values.get(Metric::Purity),
+        ) {
             line.labels = vec![
                 LabelScores {
                     label: "genre".to_owned(),
@@ -224,7 +229,7 @@ fn a_modality_axis_says_per_label_whether_fusion_beats_the_best_single_modality(
                     purity: 0.5,
                 },
             ];
-            line.ari = Some(language[seed as usize]);
+            line.values.set(Metric::Ari, Some(language[seed as usize]));
             lines.push_str(&serde_json::to_string(&line).unwrap());
             lines.push('\n');
         }

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use ndarray::Array2;
 use songvae_features::training_data::TrainingData;
+use songvae_run::metric::Metric;
 use songvae_sweep::report::load_study;
 use songvae_sweep::results::{PairStatus, ResultLine, read_results};
 use songvae_sweep::runner::{
@@ -86,9 +87,12 @@ impl Executor for StandIn {
             PairStatus::Completed,
         );
         let byte = u8::from_str_radix(&task.point.id[..2], 16).expect("hex id");
-        line.silhouette = Some(f64::from(byte) / 255.0 + task.seed as f64 * 0.01);
-        line.ari = Some(0.5);
-        line.train_time_sec = Some(1.0);
+        line.values.set(
+            Metric::Silhouette,
+            Some(f64::from(byte) / 255.0 + task.seed as f64 * 0.01),
+        );
+        line.values.set(Metric::Ari, Some(0.5));
+        line.values.set(Metric::TrainTimeSec, Some(1.0));
         Some(line)
     }
 }

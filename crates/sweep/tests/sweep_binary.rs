@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use songvae_run::metric::Metric;
 use songvae_sweep::results::{PairStatus, ResultLine, read_results};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_songvae-sweep");
@@ -104,7 +105,9 @@ fn a_sweep_runs_reproduces_and_survives_a_kill() {
     assert_eq!(first_pairs.len(), 8);
     for line in first_pairs.values() {
         assert_eq!(line.status, PairStatus::Completed, "{line:?}");
-        assert!(line.silhouette.is_some() && line.ari.is_some());
+        assert!(
+            line.values.get(Metric::Silhouette).is_some() && line.values.get(Metric::Ari).is_some()
+        );
         let run_dir = first.join(line.run_dir.as_ref().unwrap());
         assert!(
             run_dir.join("latents.npy").is_file(),
@@ -121,10 +124,22 @@ fn a_sweep_runs_reproduces_and_survives_a_kill() {
     for (key, line) in pairs(&second) {
         let earlier = &first_pairs[&key];
         for (ours, theirs) in [
-            (line.silhouette, earlier.silhouette),
-            (line.ari, earlier.ari),
-            (line.final_loss, earlier.final_loss),
-            (line.kl_divergence, earlier.kl_divergence),
+            (
+                line.values.get(Metric::Silhouette),
+                earlier.values.get(Metric::Silhouette),
+            ),
+            (
+                line.values.get(Metric::Ari),
+                earlier.values.get(Metric::Ari),
+            ),
+            (
+                line.values.get(Metric::FinalLoss),
+                earlier.values.get(Metric::FinalLoss),
+            ),
+            (
+                line.values.get(Metric::KlDivergence),
+                earlier.values.get(Metric::KlDivergence),
+            ),
         ] {
             assert_eq!(ours, theirs, "{key:?}");
         }
@@ -162,7 +177,11 @@ fn a_sweep_runs_reproduces_and_survives_a_kill() {
         );
     }
     for (key, line) in &after {
-        assert_eq!(line.silhouette, first_pairs[key].silhouette, "{key:?}");
+        assert_eq!(
+            line.values.get(Metric::Silhouette),
+            first_pairs[key].values.get(Metric::Silhouette),
+            "{key:?}"
+        );
     }
 }
 
@@ -345,8 +364,12 @@ fn feature_axes_build_each_setting_once_and_a_missing_modality_is_not_applicable
     }
     // The two PCA baselines ran on their own features.
     assert_ne!(
-        by_label("standard: PCA+KMeans").silhouette,
-        by_label("yeo_johnson: PCA+KMeans").silhouette
+        by_label("standard: PCA+KMeans")
+            .values
+            .get(Metric::Silhouette),
+        by_label("yeo_johnson: PCA+KMeans")
+            .values
+            .get(Metric::Silhouette)
     );
     let record: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
@@ -391,8 +414,15 @@ fn one_latent_dimension_and_one_component_complete_without_mig_and_say_why() {
     assert_eq!(lines.len(), 2, "{lines:?}");
     for line in lines.values() {
         assert_eq!(line.status, PairStatus::Completed, "{line:?}");
-        assert!(line.ari.is_some() && line.silhouette.is_some(), "{line:?}");
-        assert_eq!(line.disentanglement_score, None, "{line:?}");
+        assert!(
+            line.values.get(Metric::Ari).is_some() && line.values.get(Metric::Silhouette).is_some(),
+            "{line:?}"
+        );
+        assert_eq!(
+            line.values.get(Metric::DisentanglementScore),
+            None,
+            "{line:?}"
+        );
         assert_eq!(
             line.absent.get("disentanglement_score").map(String::as_str),
             Some("1 latent dimension: the gap between the two most informative needs at least 2"),
