@@ -42,6 +42,7 @@ use crate::error::{Error, Result};
 use crate::fusion::{FusedBlock, Modality, fuse};
 use crate::lyrics::LyricsConfig;
 use crate::manifest::Manifest;
+use crate::training_data::LabelsFile;
 
 /// Options of one build run that do not change the result.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -565,14 +566,14 @@ fn write_outputs(
     for (name, values) in descriptor.labels.iter().zip(&loaded.labels) {
         label_values.insert(name.clone(), values.clone());
     }
-    let labels_json = serde_json::json!({
-        "primary": descriptor.labels.first(),
-        "names": descriptor.labels,
-        "labels": label_values,
+    let labels_json = LabelsFile {
+        primary: descriptor.labels.first().cloned(),
+        names: descriptor.labels.clone(),
+        labels: label_values,
         // Unknown (null) when the lyrics modality was not loaded.
-        "has_lyrics": loaded.lyrics.as_ref().map(|_| &loaded.has_lyrics),
-    });
-    let labels_path = out_dir.join("labels.json");
+        has_lyrics: loaded.lyrics.as_ref().map(|_| loaded.has_lyrics.clone()),
+    };
+    let labels_path = out_dir.join(LabelsFile::NAME);
     write_atomic(&labels_path, &json_bytes(&labels_json, &labels_path)?)?;
     files.push("labels.json".to_string());
     files.push("failures.json".to_string());

@@ -39,10 +39,38 @@ pub struct TrainingData {
     pub dataset_name: String,
 }
 
-#[derive(serde::Deserialize)]
-struct LabelsFile {
-    names: Vec<String>,
-    labels: BTreeMap<String, Vec<String>>,
+/// `labels.json` of a features directory: written by [`crate::build`],
+/// read here and by the sweep's plots. Fields in alphabetical order, the
+/// order the file has always had.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LabelsFile {
+    /// Whether each track has lyrics; `None` when the lyrics modality was not loaded.
+    pub has_lyrics: Option<Vec<bool>>,
+    /// Label values by column, one per track in `ids.txt` order.
+    pub labels: BTreeMap<String, Vec<String>>,
+    /// The label columns in descriptor order (the first is primary).
+    pub names: Vec<String>,
+    /// The primary label column.
+    pub primary: Option<String>,
+}
+
+impl LabelsFile {
+    /// The file's name in a features directory.
+    pub const NAME: &'static str = "labels.json";
+
+    /// Reads `labels.json` from a features directory.
+    pub fn read(directory: &Path) -> Result<Self> {
+        let path = directory.join(Self::NAME);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|error| features_error(&path, error.to_string()))?;
+        serde_json::from_str(&text).map_err(|error| features_error(&path, error.to_string()))
+    }
+
+    /// The values of a label column, by name.
+    #[must_use]
+    pub fn values(&self, name: &str) -> Option<&[String]> {
+        self.labels.get(name).map(Vec::as_slice)
+    }
 }
 
 fn features_error(path: &Path, reason: impl Into<String>) -> Error {
@@ -75,11 +103,8 @@ impl TrainingData {
                 format!("{} ids for {} feature rows", ids.len(), fused.nrows()),
             ));
         }
-        let labels_path = directory.join("labels.json");
-        let labels_text = std::fs::read_to_string(&labels_path)
-            .map_err(|error| features_error(&labels_path, error.to_string()))?;
-        let labels_file: LabelsFile = serde_json::from_str(&labels_text)
-            .map_err(|error| features_error(&labels_path, error.to_string()))?;
+        let labels_path = directory.join(LabelsFile::NAME);
+        let labels_file = LabelsFile::read(directory)?;
         let mut labels = Vec::new();
         for name in &labels_file.names {
             let values = labels_file.labels.get(name).ok_or_else(|| {

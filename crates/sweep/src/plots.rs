@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use songvae_features::training_data::LabelsFile;
 use songvae_metrics::pca::Pca;
 use songvae_run::result::RunResult;
 
@@ -172,21 +173,16 @@ fn best_latents(
         }
     }
     candidates.sort_by(|left, right| right.1.total_cmp(&left.1));
-    let labels_path = study.record.features_dir.join("labels.json");
-    let Ok(labels_text) = std::fs::read_to_string(&labels_path) else {
+    // A features directory that is gone (a moved or canned sweep) leaves
+    // the report without this plot; one that is there must read.
+    if !study.record.features_dir.join(LabelsFile::NAME).exists() {
         return Ok(None);
-    };
-    let labels: serde_json::Value =
-        serde_json::from_str(&labels_text).map_err(|error| plot_error(&labels_path, error))?;
+    }
+    let labels = LabelsFile::read(&study.record.features_dir)?;
     let Some(primary) = study.record.dataset.labels.first() else {
         return Ok(None);
     };
-    let mut classes = Vec::new();
-    if let Some(values) = labels["labels"][&primary.name].as_array() {
-        for value in values {
-            classes.push(value.as_str().unwrap_or_default().to_owned());
-        }
-    }
+    let classes = labels.values(&primary.name).unwrap_or_default().to_vec();
     for (point, _) in candidates {
         if matches!(point.job, Job::Baseline { .. }) && !has_latents(study, &point.id) {
             continue;
