@@ -38,8 +38,15 @@ use crate::error::{Error, Result};
 /// | `device` | `auto` | `auto`, `cpu`, `cuda`, `cuda:N` |
 /// | `intra_op_threads` | 1 | 1 ..= 256; set once per process by the binary |
 /// | `clustering` | `{"algorithm": "kmeans"}` | see `songvae_metrics::scoring::ClusteringConfig` |
+///
+/// Valid by construction when parsed: deserialising checks every range
+/// ([`RunConfig::validate`]) in the same step, so a `RunConfig` read from
+/// JSON (a config file, a sweep spec, a `result.json`) is a valid one.
+// `remote = "Self"` makes serde's derive generate inherent `serialize` and
+// `deserialize` functions; the trait impls below call them and check the
+// result, without a second copy of the fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(remote = "Self", deny_unknown_fields, default)]
 pub struct RunConfig {
     /// Model family.
     pub architecture: Architecture,
@@ -143,6 +150,25 @@ fn invalid(key: &str, reason: impl Into<String>) -> Error {
     Error::InvalidConfig {
         key: key.to_owned(),
         reason: reason.into(),
+    }
+}
+
+impl Serialize for RunConfig {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        Self::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        let config = Self::deserialize(deserializer)?;
+        config.validate().map_err(serde::de::Error::custom)?;
+        Ok(config)
     }
 }
 
@@ -292,11 +318,11 @@ impl RunConfig {
 mod tests {
     use super::*;
 
+    /// Parsing checks the ranges: a bad value fails to parse.
     fn error_of(json: &str) -> String {
-        match serde_json::from_str::<RunConfig>(json) {
-            Err(error) => error.to_string(),
-            Ok(config) => config.validate().unwrap_err().to_string(),
-        }
+        serde_json::from_str::<RunConfig>(json)
+            .expect_err("an invalid config must not parse")
+            .to_string()
     }
 
     #[test]
