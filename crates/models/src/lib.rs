@@ -20,3 +20,4 @@ pub mod dense;
 pub mod device;
 pub mod init;
 pub mod model;
+pub mod stacked;

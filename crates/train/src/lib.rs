@@ -19,5 +19,6 @@
 //! `intra_op_threads`; this library never changes it.
 
 pub mod error;
+pub mod group;
 pub mod output;
 pub mod run;

@@ -22,15 +22,15 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{Error, Result};
 
 /// Independent random streams of a run, all derived from its seed.
-mod stream {
+pub(crate) mod stream {
     /// Weight initialisation.
-    pub const INIT: u64 = 1;
+    pub(crate) const INIT: u64 = 1;
     /// Train / validation split.
-    pub const SPLIT: u64 = 2;
+    pub(crate) const SPLIT: u64 = 2;
     /// Batch order.
-    pub const SHUFFLE: u64 = 3;
+    pub(crate) const SHUFFLE: u64 = 3;
     /// Reparameterisation noise.
-    pub const NOISE: u64 = 4;
+    pub(crate) const NOISE: u64 = 4;
 }
 
 /// The outputs of a run besides its result.
@@ -50,7 +50,7 @@ pub struct RunOutputs {
 pub type EpochCallback<'a> = &'a mut dyn FnMut(usize, usize, f64, f64);
 
 /// The tensors of the whole dataset on the run's device.
-struct DeviceData {
+pub(crate) struct DeviceData {
     features: Tensor,
     frames: Option<Tensor>,
     lyrics: Option<Tensor>,
@@ -58,7 +58,7 @@ struct DeviceData {
 }
 
 impl DeviceData {
-    fn batch(&self, indices: &[i64]) -> Batch {
+    pub(crate) fn batch(&self, indices: &[i64]) -> Batch {
         let index = Tensor::from_slice(indices).to_device(self.features.device());
         let select = |tensor: &Tensor| tensor.index_select(0, &index);
         Batch {
@@ -72,7 +72,42 @@ impl DeviceData {
 
 /// Trains, encodes, clusters and scores. Never panics on a diverging loss:
 /// that ends the run with [`RunStatus::Diverged`].
+///
+/// The architectures that stack (`vae`, `beta_vae`, `ae`) train as a group
+/// of one ([`crate::group::train_group`]), so a run alone and the same run
+/// in a group give the same numbers; `cvae` and `conv_vae` train one model
+/// with libtorch's Adam.
 pub fn train_run(
+    config: &RunConfig,
+    data: &TrainingData,
+    on_epoch: EpochCallback<'_>,
+) -> Result<RunOutputs> {
+    if crate::group::group_key(config).is_none() {
+        return train_unstacked(config, data, on_epoch);
+    }
+    let mut outputs = None;
+    crate::group::train_group(
+        std::slice::from_ref(config),
+        data,
+        on_epoch,
+        &mut |_, ended| {
+            outputs = Some(ended);
+            Ok(())
+        },
+    )?;
+    outputs.ok_or_else(|| {
+        Error::Config(songvae_run::error::Error::InvalidConfig {
+            key: "max_epochs".to_owned(),
+            reason: "the run ended without training".to_owned(),
+        })
+    })
+}
+
+/// One model of any architecture with libtorch's Adam, not stacked: the
+/// path of `cvae` and `conv_vae`, and the reference that the stacked path
+/// of the other architectures is checked against (`tests/groups.rs`: the
+/// same curves to float rounding).
+pub fn train_unstacked(
     config: &RunConfig,
     data: &TrainingData,
     on_epoch: EpochCallback<'_>,
@@ -176,7 +211,10 @@ pub fn train_run(
 }
 
 /// The encoded condition column of a `cvae`; `None` for the other models.
-fn condition_of(config: &RunConfig, data: &TrainingData) -> Result<Option<EncodedLabels<String>>> {
+pub(crate) fn condition_of(
+    config: &RunConfig,
+    data: &TrainingData,
+) -> Result<Option<EncodedLabels<String>>> {
     match (&config.condition, config.architecture) {
         (Some(column), Architecture::Cvae) => {
             let values = data.label(column).ok_or_else(|| {
@@ -192,7 +230,11 @@ fn condition_of(config: &RunConfig, data: &TrainingData) -> Result<Option<Encode
 }
 
 /// The shapes the dataset gives the model of `config`.
-fn data_shape(config: &RunConfig, data: &TrainingData, condition_classes: usize) -> DataShape {
+pub(crate) fn data_shape(
+    config: &RunConfig,
+    data: &TrainingData,
+    condition_classes: usize,
+) -> DataShape {
     // Only the convolutional model takes the lyrics block separately.
     let lyrics_dim = match (&data.lyrics_columns, config.architecture) {
         (Some(columns), Architecture::ConvVae) => columns.len(),
@@ -318,7 +360,7 @@ fn fit(
 
 /// Early stopping on the relative improvement of the validation loss.
 #[derive(Debug)]
-struct EarlyStopping {
+pub(crate) struct EarlyStopping {
     best_validation: f64,
     epochs_without_progress: usize,
 }
@@ -338,7 +380,12 @@ impl EarlyStopping {
     /// over the best loss stayed at or under `tolerance` for `patience`
     /// epochs, once `min_epochs` have run. During KL warm-up the loss changes
     /// by construction, so the count waits until the warm-up is over.
-    fn update(&mut self, epoch: usize, validation: f64, config: &RunConfig) -> Option<usize> {
+    pub(crate) fn update(
+        &mut self,
+        epoch: usize,
+        validation: f64,
+        config: &RunConfig,
+    ) -> Option<usize> {
         if epoch <= config.kl_warmup_epochs {
             self.best_validation = validation;
             return None;
@@ -360,19 +407,19 @@ impl EarlyStopping {
 
     /// Starts the patience count again (after a learning-rate decay); the
     /// best loss so far stays the reference.
-    fn restart_patience(&mut self) {
+    pub(crate) fn restart_patience(&mut self) {
         self.epochs_without_progress = 0;
     }
 }
 
-fn stream_generator(seed: u64, stream: u64) -> ChaCha8Rng {
+pub(crate) fn stream_generator(seed: u64, stream: u64) -> ChaCha8Rng {
     let mut generator = ChaCha8Rng::seed_from_u64(seed);
     generator.set_stream(stream);
     generator
 }
 
 /// KL weight of an epoch: `beta`, ramped linearly over the warm-up epochs.
-fn kl_weight(config: &RunConfig, epoch: usize) -> f64 {
+pub(crate) fn kl_weight(config: &RunConfig, epoch: usize) -> f64 {
     if config.kl_warmup_epochs == 0 {
         config.beta
     } else {
@@ -381,7 +428,7 @@ fn kl_weight(config: &RunConfig, epoch: usize) -> f64 {
 }
 
 /// Seeded split by track: at least one track on each side.
-fn split(track_count: usize, config: &RunConfig) -> (Vec<i64>, Vec<i64>) {
+pub(crate) fn split(track_count: usize, config: &RunConfig) -> (Vec<i64>, Vec<i64>) {
     let mut indices: Vec<i64> = (0..track_count as i64).collect();
     indices.shuffle(&mut stream_generator(config.seed, stream::SPLIT));
     let held_out = ((track_count as f64 * config.validation_fraction).round() as usize)
@@ -390,7 +437,7 @@ fn split(track_count: usize, config: &RunConfig) -> (Vec<i64>, Vec<i64>) {
     (indices, validation)
 }
 
-fn to_device(
+pub(crate) fn to_device(
     config: &RunConfig,
     data: &TrainingData,
     condition: Option<(&Vec<usize>, usize)>,
@@ -424,7 +471,7 @@ fn to_device(
 }
 
 /// Copies an array of any layout into a tensor of the same shape.
-fn tensor_of<D: ndarray::Dimension>(
+pub(crate) fn tensor_of<D: ndarray::Dimension>(
     array: &ndarray::ArrayView<'_, f32, D>,
     device: Device,
 ) -> Tensor {
@@ -459,7 +506,7 @@ fn evaluate(
 }
 
 /// Latent means of every track, in track order.
-fn encode_all(
+pub(crate) fn encode_all(
     model: &dyn SongModel,
     data: &DeviceData,
     track_count: usize,
@@ -480,7 +527,7 @@ fn encode_all(
         .map_err(|error| Error::Torch(tch::TchError::Shape(error.to_string())))
 }
 
-fn device_name(device: Device) -> String {
+pub(crate) fn device_name(device: Device) -> String {
     match device {
         Device::Cuda(index) => format!("cuda:{index}"),
         _ => "cpu".to_owned(),

@@ -1,11 +1,10 @@
 //! A training run of every architecture on the embedded fixture dataset.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use songvae_features::build::{BuildOptions, build_features};
-use songvae_features::dataset::FeatureSettings;
-use songvae_features::training_data::TrainingData;
+mod common;
+use common::fixture_data;
+
 use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_metrics::scoring::ClusteringAlgorithm;
 use songvae_run::config::RunConfig;
@@ -14,33 +13,6 @@ use songvae_run::result::RunStatus;
 use songvae_run::spec::{Activation, Architecture};
 use songvae_train::output::write_outputs;
 use songvae_train::run::train_run;
-
-/// Features of `fixtures/dataset`, built once per test process.
-fn fixture_data() -> &'static TrainingData {
-    static DATA: OnceLock<TrainingData> = OnceLock::new();
-    DATA.get_or_init(|| {
-        let descriptor =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/dataset/dataset.json");
-        let directory =
-            std::env::temp_dir().join(format!("songvae-train-tests-{}", std::process::id()));
-        build_features(
-            &descriptor,
-            &directory,
-            &FeatureSettings::default(),
-            &BuildOptions {
-                strict: true,
-                progress: false,
-                force: false,
-            },
-        )
-        .expect("the fixture dataset builds in strict mode");
-        let data =
-            TrainingData::load(&directory).expect("the features directory just written loads");
-        std::fs::remove_dir_all(&directory)
-            .expect("the temporary features directory can be removed");
-        data
-    })
-}
 
 fn short_config(architecture: Architecture) -> RunConfig {
     RunConfig {

@@ -1,0 +1,576 @@
+//! Training several runs of one shape as one stacked model
+//! (`songvae_models::stacked`): one batched forward and backward pass per
+//! step for all members, each with its own data order, noise, learning
+//! rate, KL weight, Adam state and ending.
+//!
+//! A member draws everything from its own seed exactly as a run alone does
+//! (the same split, initialisation, batch order and noise streams), and
+//! nothing of one member reaches another: the group loss is the sum of the
+//! members' losses, Adam keeps per-member state and step counts, gradient
+//! clipping takes each member's own norm, and a member that has ended is
+//! masked out of every update. So a run's numbers do not depend on the
+//! group it trained in; a run alone is a group of one
+//! (`crates/train/tests/groups.rs` checks both).
+//!
+//! Members end one by one: at their early-stopping plateau (after
+//! `plateau_decays` learning-rate decays), at their `max_epochs`, or when
+//! their loss becomes NaN or infinite (diverged, with no effect on the
+//! others). An ended member is encoded, clustered and scored at once and
+//! handed to the caller, which can write it before the group finishes.
+//!
+//! No host waits in a step: the epoch's loss sums stay on the device and
+//! are read once per epoch, with the validation losses; divergence is seen
+//! there. `train_time_sec` of a member is the wall time from the start of
+//! its group's training to its own end, and `memory_mb` the peak resident
+//! memory of the process hosting the group when the member ended.
+//!
+//! Members must agree on the [`GroupKey`] (architecture and shapes, batch
+//! size, validation fraction, device, threads); they may differ in seed,
+//! learning rate, beta, KL warm-up, epochs, patience, tolerance, plateau
+//! decays, gradient clip and the clustering step.
+
+use std::time::Instant;
+
+use ndarray::Array2;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use songvae_features::training_data::TrainingData;
+use songvae_metrics::scoring::{cluster_and_score, cluster_count};
+use songvae_models::device::resolve;
+use songvae_models::init::{initialise, standard_normal};
+use songvae_models::model::parameter_count;
+use songvae_models::stacked::{StackedDense, solo_model, stacks};
+use songvae_run::config::RunConfig;
+use songvae_run::device::DeviceChoice;
+use songvae_run::result::{LossCurves, RunResult, RunStatus};
+use songvae_run::spec::{Activation, Architecture};
+use tch::{Device, Kind, Tensor};
+
+use crate::error::{Error, Result};
+use crate::run::{
+    EarlyStopping, EpochCallback, RunOutputs, data_shape, device_name, encode_all, kl_weight,
+    peak_memory_mb, split, stream, stream_generator, to_device,
+};
+
+/// What runs of one group share.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupKey {
+    /// Model family (one that stacks).
+    pub architecture: Architecture,
+    /// Latent size.
+    pub latent_dim: usize,
+    /// First hidden width.
+    pub hidden_dim: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Hidden non-linearity.
+    pub activation: Activation,
+    /// Bounded autoencoder code.
+    pub bounded_code: bool,
+    /// Tracks per batch.
+    pub batch_size: usize,
+    /// Held-out share, as its bits (the split sizes must agree).
+    pub validation_fraction_bits: u64,
+    /// Where to compute.
+    pub device: DeviceChoice,
+    /// libtorch threads of the hosting process.
+    pub intra_op_threads: usize,
+}
+
+/// The group a run can train in; `None` when its architecture trains one
+/// model per process (`cvae`, `conv_vae`).
+#[must_use]
+pub fn group_key(config: &RunConfig) -> Option<GroupKey> {
+    stacks(config.architecture).then(|| GroupKey {
+        architecture: config.architecture,
+        latent_dim: config.latent_dim,
+        hidden_dim: config.hidden_dim,
+        depth: config.depth,
+        activation: config.activation,
+        bounded_code: config.bounded_code,
+        batch_size: config.batch_size,
+        validation_fraction_bits: config.validation_fraction.to_bits(),
+        device: config.device,
+        intra_op_threads: config.intra_op_threads,
+    })
+}
+
+/// Adam's constants, as `torch.optim.Adam`'s defaults.
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPSILON: f64 = 1e-8;
+
+/// One member's state during training.
+struct Member<'a> {
+    config: &'a RunConfig,
+    k: usize,
+    train: Vec<i64>,
+    validation: Vec<i64>,
+    order: Vec<i64>,
+    shuffle: ChaCha8Rng,
+    noise: ChaCha8Rng,
+    curves: LossCurves,
+    early_stopping: EarlyStopping,
+    learning_rate: f64,
+    plateau_decay_epochs: Vec<usize>,
+    converged_epoch: Option<usize>,
+    diverged_epoch: Option<usize>,
+    adam_steps: i32,
+    active: bool,
+}
+
+/// Adam with one learning rate, step count and state per member.
+struct MemberAdam {
+    exp_avg: Vec<Tensor>,
+    exp_avg_sq: Vec<Tensor>,
+}
+
+impl MemberAdam {
+    fn new(parameters: &[Tensor]) -> Self {
+        let mut exp_avg = Vec::with_capacity(parameters.len());
+        let mut exp_avg_sq = Vec::with_capacity(parameters.len());
+        for parameter in parameters {
+            exp_avg.push(parameter.zeros_like());
+            exp_avg_sq.push(parameter.zeros_like());
+        }
+        Self {
+            exp_avg,
+            exp_avg_sq,
+        }
+    }
+
+    /// One step for the active members: `torch.optim.Adam`'s update with
+    /// each member's learning rate and step count; ended members' parameters
+    /// and state stay as they are.
+    fn step(&mut self, parameters: &[Tensor], members: &mut [Member<'_>], device: Device) {
+        let mut step_sizes = Vec::with_capacity(members.len());
+        let mut corrections = Vec::with_capacity(members.len());
+        let mut active = Vec::with_capacity(members.len());
+        for member in members.iter_mut() {
+            if member.active {
+                member.adam_steps += 1;
+            }
+            let steps = member.adam_steps.max(1);
+            let correction1 = 1.0 - BETA1.powi(steps);
+            let correction2 = 1.0 - BETA2.powi(steps);
+            step_sizes.push((member.learning_rate / correction1) as f32);
+            corrections.push(correction2.sqrt() as f32);
+            active.push(member.active);
+        }
+        let shape = [members.len() as i64, 1, 1];
+        let step_size = Tensor::from_slice(&step_sizes)
+            .view(shape)
+            .to_device(device);
+        let correction = Tensor::from_slice(&corrections)
+            .view(shape)
+            .to_device(device);
+        let mask = Tensor::from_slice(&active).view(shape).to_device(device);
+        tch::no_grad(|| {
+            for (index, parameter) in parameters.iter().enumerate() {
+                let gradient = parameter.grad();
+                let exp_avg = &self.exp_avg[index] * BETA1 + &gradient * (1.0 - BETA1);
+                let exp_avg_sq =
+                    &self.exp_avg_sq[index] * BETA2 + &gradient * &gradient * (1.0 - BETA2);
+                let denominator = exp_avg_sq.sqrt() / &correction + EPSILON;
+                let updated = parameter - &step_size * &exp_avg / denominator;
+                self.exp_avg[index] = exp_avg.where_self(&mask, &self.exp_avg[index]);
+                self.exp_avg_sq[index] = exp_avg_sq.where_self(&mask, &self.exp_avg_sq[index]);
+                let mut target = parameter.shallow_clone();
+                target.copy_(&updated.where_self(&mask, parameter));
+            }
+        });
+    }
+}
+
+/// Scales each member's gradients so that their joint norm is at most its
+/// `gradient_clip` (as `torch.nn.utils.clip_grad_norm_`); members without
+/// a clip are left alone.
+fn clip_gradients(parameters: &[Tensor], members: &[Member<'_>], device: Device) {
+    let mut limits = Vec::with_capacity(members.len());
+    for member in members {
+        limits.push(member.config.gradient_clip.unwrap_or(f64::INFINITY) as f32);
+    }
+    if limits.iter().all(|limit| limit.is_infinite()) {
+        return;
+    }
+    tch::no_grad(|| {
+        let mut squares = Tensor::zeros([members.len() as i64], (Kind::Float, device));
+        for parameter in parameters {
+            squares +=
+                parameter
+                    .grad()
+                    .square()
+                    .sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
+        }
+        let norm = squares.sqrt();
+        let limit = Tensor::from_slice(&limits).to_device(device);
+        let coefficient = &limit / (norm + 1e-6);
+        let factor = coefficient
+            .clamp_max(1.0)
+            .view([members.len() as i64, 1, 1]);
+        for parameter in parameters {
+            let mut gradient = parameter.grad();
+            let _ = gradient.g_mul_(&factor);
+        }
+    });
+}
+
+/// Trains `configs` as one group on `data` and hands each member's outputs
+/// to `on_member_end` (with its index in `configs`) as soon as it ends.
+/// `on_epoch` reports the first member's epochs (a progress bar for a run
+/// alone). Every config must have the first one's [`GroupKey`].
+pub fn train_group(
+    configs: &[RunConfig],
+    data: &TrainingData,
+    on_epoch: EpochCallback<'_>,
+    on_member_end: &mut dyn FnMut(usize, RunOutputs) -> Result<()>,
+) -> Result<()> {
+    let Some(first) = configs.first() else {
+        return Ok(());
+    };
+    check_group(configs)?;
+    let device = resolve(first.device)?;
+    let shape = data_shape(first, data, 0);
+    let spec = first.model_spec();
+    spec.validate(&shape)?;
+    let device_data = to_device(first, data, None, device);
+    let mut members = Vec::with_capacity(configs.len());
+    let mut stores = Vec::with_capacity(configs.len());
+    for config in configs {
+        let (store, _) = solo_model(&spec, &shape, device);
+        initialise(&store, &mut stream_generator(config.seed, stream::INIT));
+        stores.push(store);
+        members.push(Member::new(config, data)?);
+    }
+    let parameters_per_member = parameter_count(&stores[0]);
+    let model = StackedDense::from_members(&spec, &stores);
+    drop(stores);
+    let parameters = model.parameters();
+    let mut adam = MemberAdam::new(&parameters);
+    let context = GroupContext {
+        model: &model,
+        data,
+        device_data: &device_data,
+        device,
+        started: Instant::now(),
+        parameters: parameters_per_member,
+    };
+    let max_epochs = configs
+        .iter()
+        .map(|config| config.max_epochs)
+        .max()
+        .unwrap_or(0);
+    for epoch in 1..=max_epochs {
+        if !members.iter().any(|member| member.active) {
+            break;
+        }
+        let sums = train_epoch(&context, &parameters, &mut adam, &mut members, epoch);
+        let validation = validate(&context, &members, epoch);
+        let count = members.len();
+        for (index, member) in members.iter_mut().enumerate() {
+            if !member.active {
+                continue;
+            }
+            let parts = [sums[index], sums[count + index], sums[2 * count + index]];
+            let ended = member.record_epoch(epoch, parts, validation[index]);
+            if index == 0 && member.diverged_epoch.is_none() {
+                on_epoch(
+                    epoch,
+                    member.config.max_epochs,
+                    parts[0] / member.train.len() as f64,
+                    validation[index],
+                );
+            }
+            if ended {
+                member.active = false;
+                on_member_end(index, finish(&context, index, member)?)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every config is valid and stacks with the first.
+fn check_group(configs: &[RunConfig]) -> Result<()> {
+    let Some(first) = configs.first() else {
+        return Ok(());
+    };
+    let key = group_key(first).ok_or_else(|| {
+        Error::Config(songvae_run::error::Error::InvalidConfig {
+            key: "architecture".to_owned(),
+            reason: format!("{} does not train in groups", first.architecture.name()),
+        })
+    })?;
+    for config in configs {
+        config.validate()?;
+        if group_key(config).as_ref() != Some(&key) {
+            return Err(Error::Config(songvae_run::error::Error::InvalidConfig {
+                key: "group".to_owned(),
+                reason: "every run of a group needs the same architecture, sizes, batch size, validation fraction, device and threads".to_owned(),
+            }));
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Member<'a> {
+    /// A member as its run alone starts: its split, generators and k.
+    fn new(config: &'a RunConfig, data: &TrainingData) -> Result<Self> {
+        let track_count = data.ids.len();
+        let (train, validation) = split(track_count, config);
+        Ok(Self {
+            config,
+            k: cluster_count(&config.clustering, track_count, &data.labels)?,
+            order: train.clone(),
+            train,
+            validation,
+            shuffle: stream_generator(config.seed, stream::SHUFFLE),
+            noise: stream_generator(config.seed, stream::NOISE),
+            curves: LossCurves::default(),
+            early_stopping: EarlyStopping::default(),
+            learning_rate: config.learning_rate,
+            plateau_decay_epochs: Vec::new(),
+            converged_epoch: None,
+            diverged_epoch: None,
+            adam_steps: 0,
+            active: true,
+        })
+    }
+
+    /// Records an epoch's summed loss parts (train loss, reconstruction,
+    /// KL) and validation loss; returns whether the member ends: it
+    /// diverged (a non-finite loss), met its plateau with no decay left (a
+    /// plateau with decays left lowers its learning rate instead), or ran
+    /// its `max_epochs`.
+    fn record_epoch(&mut self, epoch: usize, parts: [f64; 3], validation: f64) -> bool {
+        let seen = self.train.len() as f64;
+        if !parts[0].is_finite() || !validation.is_finite() {
+            self.diverged_epoch = Some(epoch);
+            return true;
+        }
+        self.curves.train_loss.push(parts[0] / seen);
+        self.curves.reconstruction_loss.push(parts[1] / seen);
+        self.curves.kl_divergence.push(parts[2] / seen);
+        self.curves.validation_loss.push(validation);
+        let mut ended = epoch >= self.config.max_epochs;
+        if let Some(plateau_epoch) = self.early_stopping.update(epoch, validation, self.config) {
+            if self.plateau_decay_epochs.len() < self.config.plateau_decays {
+                // A plateau, not the end: a smaller step often finds the
+                // next descent (small datasets sit on several plateaus).
+                self.learning_rate *= self.config.plateau_factor;
+                self.early_stopping.restart_patience();
+                self.plateau_decay_epochs.push(epoch);
+            } else {
+                self.converged_epoch = Some(plateau_epoch);
+                ended = true;
+            }
+        }
+        ended
+    }
+}
+
+/// What every step of a group reads.
+struct GroupContext<'a> {
+    model: &'a StackedDense,
+    data: &'a TrainingData,
+    device_data: &'a crate::run::DeviceData,
+    device: Device,
+    started: Instant,
+    parameters: i64,
+}
+
+/// One epoch of Adam steps for the active members; returns, read once,
+/// each member's summed train loss, then reconstruction, then KL parts
+/// (each weighted by the batch length), `3 x members` values.
+fn train_epoch(
+    context: &GroupContext<'_>,
+    parameters: &[Tensor],
+    adam: &mut MemberAdam,
+    members: &mut [Member<'_>],
+    epoch: usize,
+) -> Vec<f64> {
+    let count = members.len() as i64;
+    let latent = members[0].config.latent_dim as i64;
+    let variational = members[0].config.architecture.is_variational();
+    let batch_size = members[0].config.batch_size;
+    let feature_dim = context.data.features.ncols() as i64;
+    let mut weights = Vec::with_capacity(members.len());
+    let mut mask = Vec::with_capacity(members.len());
+    for member in members.iter_mut() {
+        if member.active {
+            member.order.shuffle(&mut member.shuffle);
+        }
+        weights.push(kl_weight(member.config, epoch) as f32);
+        mask.push(if member.active { 1.0f32 } else { 0.0 });
+    }
+    let weights = Tensor::from_slice(&weights).to_device(context.device);
+    let mask = Tensor::from_slice(&mask).to_device(context.device);
+    let mut sums = Tensor::zeros([3, count], (Kind::Double, context.device));
+    let train_count = members[0].train.len();
+    let mut start = 0;
+    while start < train_count {
+        let length = batch_size.min(train_count - start);
+        let mut indices = Vec::with_capacity(members.len() * length);
+        for member in members.iter() {
+            indices.extend_from_slice(&member.order[start..start + length]);
+        }
+        let input =
+            context
+                .device_data
+                .batch(&indices)
+                .features
+                .view([count, length as i64, feature_dim]);
+        let noise = variational.then(|| {
+            let mut draws = Vec::with_capacity(members.len());
+            for member in members.iter_mut() {
+                if member.active {
+                    draws.push(standard_normal(
+                        &mut member.noise,
+                        &[length as i64, latent],
+                        context.device,
+                    ));
+                } else {
+                    draws.push(Tensor::zeros(
+                        [length as i64, latent],
+                        (Kind::Float, context.device),
+                    ));
+                }
+            }
+            Tensor::stack(&draws, 0)
+        });
+        let (reconstruction, kl) = context.model.loss_parts(&input, noise.as_ref());
+        let per_member = &reconstruction + &kl * &weights;
+        let total = (&per_member * &mask).sum(Kind::Float);
+        for parameter in parameters {
+            let mut gradient = parameter.grad();
+            if gradient.defined() {
+                let _ = gradient.zero_();
+            }
+        }
+        total.backward();
+        clip_gradients(parameters, members, context.device);
+        adam.step(parameters, members, context.device);
+        let parts = Tensor::stack(&[per_member, reconstruction, kl], 0)
+            .detach()
+            .to_kind(Kind::Double);
+        sums += parts * length as f64;
+        start += length;
+    }
+    tensor_values(&sums)
+}
+
+/// Each member's mean validation loss (latent means decoded, KL weighted),
+/// read once.
+fn validate(context: &GroupContext<'_>, members: &[Member<'_>], epoch: usize) -> Vec<f64> {
+    let count = members.len() as i64;
+    let batch_size = members[0].config.batch_size;
+    let feature_dim = context.data.features.ncols() as i64;
+    let validation_count = members[0].validation.len();
+    let mut weights = Vec::with_capacity(members.len());
+    for member in members {
+        weights.push(kl_weight(member.config, epoch));
+    }
+    let weights = Tensor::from_slice(&weights).to_device(context.device);
+    tch::no_grad(|| {
+        let mut total = Tensor::zeros([count], (Kind::Double, context.device));
+        let mut start = 0;
+        while start < validation_count {
+            let length = batch_size.min(validation_count - start);
+            let mut indices = Vec::with_capacity(members.len() * length);
+            for member in members {
+                indices.extend_from_slice(&member.validation[start..start + length]);
+            }
+            let input = context.device_data.batch(&indices).features.view([
+                count,
+                length as i64,
+                feature_dim,
+            ]);
+            let (reconstruction, kl) = context.model.loss_parts(&input, None);
+            let loss = reconstruction.to_kind(Kind::Double) + kl.to_kind(Kind::Double) * &weights;
+            total += loss * length as f64;
+            start += length;
+        }
+        let mut values = tensor_values(&total);
+        for value in &mut values {
+            *value /= validation_count.max(1) as f64;
+        }
+        values
+    })
+}
+
+fn tensor_values(tensor: &Tensor) -> Vec<f64> {
+    let flat = tensor.flatten(0, -1).to_device(Device::Cpu);
+    let count = flat.numel();
+    let mut values = vec![0.0f64; count];
+    flat.copy_data(&mut values, count);
+    values
+}
+
+/// A member's outputs at its end: its parameters copied into a solo store,
+/// the latent means of every track, clusters and scores.
+fn finish(context: &GroupContext<'_>, index: usize, member: &Member<'_>) -> Result<RunOutputs> {
+    let config = member.config;
+    let epochs_run = member
+        .diverged_epoch
+        .unwrap_or(member.curves.train_loss.len());
+    let status = if member.diverged_epoch.is_some() {
+        RunStatus::Diverged
+    } else {
+        RunStatus::Completed
+    };
+    let curves = member.curves.clone();
+    let mut result = RunResult {
+        config: config.clone(),
+        status,
+        diverged_epoch: member.diverged_epoch,
+        epochs_run,
+        converged_epoch: member.converged_epoch,
+        plateau_decay_epochs: member.plateau_decay_epochs.clone(),
+        final_train_loss: curves.train_loss.last().copied(),
+        final_validation_loss: curves.validation_loss.last().copied(),
+        reconstruction_loss: curves.reconstruction_loss.last().copied(),
+        kl_divergence: curves.kl_divergence.last().copied(),
+        curves,
+        scores: None,
+        train_time_sec: context.started.elapsed().as_secs_f64(),
+        memory_mb: None,
+        parameters: context.parameters,
+        device: device_name(context.device),
+        train_tracks: member.train.len(),
+        validation_tracks: member.validation.len(),
+    };
+    let spec = config.model_spec();
+    let shape = data_shape(config, context.data, 0);
+    let (solo_store, solo) = solo_model(&spec, &shape, context.device);
+    if status == RunStatus::Diverged {
+        result.memory_mb = peak_memory_mb();
+        return Ok(RunOutputs {
+            result,
+            latents: None,
+            clusters: None,
+            store: solo_store,
+        });
+    }
+    context.model.copy_member_into(index, &solo_store);
+    let latents: Array2<f32> = encode_all(
+        &solo,
+        context.device_data,
+        context.data.ids.len(),
+        config.batch_size,
+    )?;
+    let (clusters, scores) = cluster_and_score(
+        latents.mapv(f64::from).view(),
+        member.k,
+        &config.clustering,
+        config.seed,
+        &context.data.labels,
+    )?;
+    result.scores = Some(scores);
+    result.memory_mb = peak_memory_mb();
+    Ok(RunOutputs {
+        result,
+        latents: Some(latents),
+        clusters: Some(clusters),
+        store: solo_store,
+    })
+}
