@@ -20,7 +20,7 @@
 //! more input) and the `conv_vae` (convolutions do not batch over members
 //! without grouped convolutions) train one model per process.
 
-use songvae_run::spec::{Activation, Architecture, ModelSpec};
+use songvae_run::spec::{Activation, ModelSpec};
 use tch::{Kind, Tensor, nn};
 
 use crate::dense::DenseAutoencoder;
@@ -53,15 +53,6 @@ pub struct StackedDense {
     activation: Activation,
     bounded_code: bool,
     members: usize,
-}
-
-/// Whether an architecture trains stacked.
-#[must_use]
-pub fn stacks(architecture: Architecture) -> bool {
-    matches!(
-        architecture,
-        Architecture::Vae | Architecture::BetaVae | Architecture::Ae
-    )
 }
 
 fn activate(activation: Activation, input: &Tensor) -> Tensor {

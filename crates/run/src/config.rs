@@ -172,7 +172,55 @@ impl<'de> Deserialize<'de> for RunConfig {
     }
 }
 
+/// What runs trained as one stacked group share (see
+/// `songvae_train::group`): the architecture and every shape, the batch
+/// size, the validation fraction (the split sizes), the device and the
+/// threads. Members may differ in everything else: seed, learning rate,
+/// beta, KL warm-up, epochs, patience, tolerance, plateau decays, gradient
+/// clip and the clustering step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupKey {
+    /// Model family (one that stacks).
+    pub architecture: Architecture,
+    /// Latent size.
+    pub latent_dim: usize,
+    /// First hidden width.
+    pub hidden_dim: usize,
+    /// Hidden layers.
+    pub depth: usize,
+    /// Hidden non-linearity.
+    pub activation: Activation,
+    /// Bounded autoencoder code.
+    pub bounded_code: bool,
+    /// Tracks per batch.
+    pub batch_size: usize,
+    /// Held-out share, as its bits (the split sizes must agree).
+    pub validation_fraction_bits: u64,
+    /// Where to compute.
+    pub device: DeviceChoice,
+    /// libtorch threads of the hosting process.
+    pub intra_op_threads: usize,
+}
+
 impl RunConfig {
+    /// The group this run can train in; `None` when its architecture
+    /// trains one model per process (`cvae`, `conv_vae`).
+    #[must_use]
+    pub fn group_key(&self) -> Option<GroupKey> {
+        self.architecture.stacks().then(|| GroupKey {
+            architecture: self.architecture,
+            latent_dim: self.latent_dim,
+            hidden_dim: self.hidden_dim,
+            depth: self.depth,
+            activation: self.activation,
+            bounded_code: self.bounded_code,
+            batch_size: self.batch_size,
+            validation_fraction_bits: self.validation_fraction.to_bits(),
+            device: self.device,
+            intra_op_threads: self.intra_op_threads,
+        })
+    }
+
     /// Reads and validates a JSON config file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|error| Error::ConfigSyntax {

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 /// `auto` means the first CUDA device when libtorch sees one, else the CPU.
 /// `cuda` is `cuda:0`. The text form round-trips through [`FromStr`] and
 /// [`fmt::Display`], and serde uses the same text.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(try_from = "String", into = "String")]
 pub enum DeviceChoice {
     /// CUDA device 0 when available, else the CPU.

@@ -122,3 +122,27 @@ impl From<RunStatus> for OutcomeStatus {
         }
     }
 }
+
+/// The runs one `songvae-train --group FILE` process trains as a stacked
+/// group, written by the sweep that starts it. The process writes each
+/// member's outputs into its `out` directory and its [`RunOutcome`] to its
+/// `outcome` file as the member ends, then prints the member's index on a
+/// line of its standard output, so the sweep records it at once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupFile {
+    /// The members, in the order their indices count.
+    pub members: Vec<GroupMember>,
+}
+
+/// One run of a [`GroupFile`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMember {
+    /// Its run config (JSON).
+    pub config: PathBuf,
+    /// Its run directory.
+    pub out: PathBuf,
+    /// Where its outcome record goes.
+    pub outcome: PathBuf,
+}

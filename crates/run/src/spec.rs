@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 /// | `beta_vae` | `vae` with the KL term weighted by `beta` | mean and log-variance |
 /// | `cvae` | `vae` with encoder and decoder conditioned on a one-hot label | mean and log-variance |
 /// | `ae` | deterministic autoencoder, the baseline | a point, no KL |
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
     /// Fully connected VAE.
@@ -51,6 +51,16 @@ impl Architecture {
         }
     }
 
+    /// Whether runs of this architecture train as stacked groups (the
+    /// dense, unconditioned ones; see `songvae_models::stacked`).
+    #[must_use]
+    pub fn stacks(self) -> bool {
+        matches!(
+            self,
+            Architecture::Vae | Architecture::BetaVae | Architecture::Ae
+        )
+    }
+
     /// Whether the latent is a distribution (and the loss has a KL term).
     #[must_use]
     pub fn is_variational(self) -> bool {
@@ -63,7 +73,9 @@ impl Architecture {
 /// Power-transformed descriptors are roughly standard normal on both sides
 /// of zero; a `ReLU` network discards half of each pre-activation, while
 /// `tanh` and ELU keep the sign (see `docs/features.md`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// `max(0, x)`, the study's seed default.

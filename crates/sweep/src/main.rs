@@ -68,6 +68,10 @@ struct RunArgs {
     /// Run only the points whose index modulo N is I (0 <= I < N).
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Most runs of one shape trained as one stacked group in one process
+    /// (1: one run per process).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_ENSEMBLE)]
+    ensemble: usize,
     /// The training binary (default: `songvae-train` beside this binary).
     #[arg(long, value_name = "PATH")]
     trainer: Option<PathBuf>,
@@ -89,7 +93,13 @@ struct ReportArgs {
     out: Option<PathBuf>,
 }
 
+/// The default `--ensemble` (see `docs/performance.md`, "Stacked groups").
+const DEFAULT_ENSEMBLE: usize = 8;
+
 fn run_command(args: &RunArgs) -> anyhow::Result<()> {
+    if args.ensemble == 0 || args.ensemble > 256 {
+        anyhow::bail!("invalid --ensemble: {} is outside 1 ..= 256", args.ensemble);
+    }
     let mut plan = load_plan(&args.spec)?;
     if let Some(dataset) = &args.dataset {
         if !dataset.is_file() {
@@ -149,6 +159,7 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
         jobs,
         shard,
         progress: !args.quiet,
+        ensemble: args.ensemble,
     };
     let summary = run_sweep(&record, &study, &sweep_options, &executor)?;
     eprintln!(

@@ -35,10 +35,13 @@ use songvae_features::fusion::Modality;
 use songvae_features::training_data::TrainingData;
 use songvae_metrics::pca::Pca;
 use songvae_metrics::scoring::{ClusteringConfig, cluster_and_score, cluster_count};
+use songvae_run::config::GroupKey;
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
 use songvae_run::metric::Metric;
-use songvae_run::result::{OutcomeStatus, RunOutcome, RunResult, SWEEP_PID_VARIABLE};
+use songvae_run::result::{
+    GroupFile, GroupMember, OutcomeStatus, RunOutcome, RunResult, SWEEP_PID_VARIABLE,
+};
 use songvae_run::spec::Architecture;
 
 use crate::error::{Error, Result};
@@ -279,6 +282,53 @@ pub trait Executor: Sync {
     /// when the user stops the sweep): nothing is recorded and a resumed
     /// sweep runs it again.
     fn execute(&self, task: &Task, sweep_dir: &Path) -> Option<ResultLine>;
+
+    /// Runs tasks that may train as one stacked group ([`group_tasks`]),
+    /// calling `record` with each task's line as its run ends (`None`:
+    /// interrupted). The default runs them one by one.
+    fn execute_group(
+        &self,
+        tasks: &[Task],
+        sweep_dir: &Path,
+        record: &mut dyn FnMut(&Task, Option<ResultLine>),
+    ) {
+        for task in tasks {
+            record(task, self.execute(task, sweep_dir));
+        }
+    }
+}
+
+/// Splits tasks into the units a worker runs: training tasks whose configs
+/// share a `GroupKey` and a feature set go together, `ensemble` at most
+/// per unit, in the order their first task comes; every other task (a
+/// baseline, a `cvae` or `conv_vae`) is a unit alone. `ensemble = 1` gives
+/// one task per unit.
+#[must_use]
+pub fn group_tasks(tasks: Vec<Task>, ensemble: usize) -> Vec<Vec<Task>> {
+    let ensemble = ensemble.max(1);
+    let mut units: Vec<Vec<Task>> = Vec::new();
+    // The open unit of each (group key, feature set), by index in `units`.
+    let mut open: BTreeMap<(GroupKey, String), usize> = BTreeMap::new();
+    for task in tasks {
+        let key = match &task.point.job {
+            Job::Train(config) if ensemble > 1 => config
+                .group_key()
+                .map(|key| (key, task.point.features.clone())),
+            _ => None,
+        };
+        let Some(key) = key else {
+            units.push(vec![task]);
+            continue;
+        };
+        match open.get(&key) {
+            Some(&index) if units[index].len() < ensemble => units[index].push(task),
+            _ => {
+                open.insert(key, units.len());
+                units.push(vec![task]);
+            }
+        }
+    }
+    units
 }
 
 /// Options of [`run_sweep`].
@@ -292,6 +342,8 @@ pub struct SweepOptions {
     pub shard: Option<Shard>,
     /// Show progress bars on standard error.
     pub progress: bool,
+    /// Most runs trained as one stacked group (1: one run per process).
+    pub ensemble: usize,
 }
 
 /// Counts of a finished sweep invocation.
@@ -493,7 +545,7 @@ pub fn run_sweep(
     let line_style = ProgressStyle::with_template("  {spinner} {msg} ({elapsed})")
         .unwrap_or_else(|_| ProgressStyle::default_spinner());
 
-    let shared = Mutex::new((results, summary, None::<Error>));
+    let shared: Shared = Mutex::new((results, summary, None::<Error>));
     let stop = AtomicBool::new(false);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.jobs.max(1))
@@ -502,42 +554,29 @@ pub fn run_sweep(
             flag: "--jobs".to_owned(),
             reason: error.to_string(),
         })?;
+    let units = group_tasks(tasks, options.ensemble);
     pool.install(|| {
-        tasks.par_iter().with_max_len(1).for_each(|task| {
+        units.par_iter().with_max_len(1).for_each(|unit| {
             if stop.load(Ordering::SeqCst) {
                 return;
             }
             let running = progress.insert_before(&overall, ProgressBar::new_spinner());
             running.set_style(line_style.clone());
-            running.set_message(format!("{} seed {}", task.point.label, task.seed));
+            running.set_message(match unit.as_slice() {
+                [task] => format!("{} seed {}", task.point.label, task.seed),
+                [first, ..] => format!(
+                    "{} and {} more (one group)",
+                    first.point.label,
+                    unit.len() - 1
+                ),
+                [] => String::new(),
+            });
             running.enable_steady_tick(Duration::from_millis(250));
-            let outcome = executor.execute(task, out_dir);
+            executor.execute_group(unit, out_dir, &mut |_, outcome| {
+                record_line(&shared, &stop, &overall, outcome);
+            });
             running.finish_and_clear();
             progress.remove(&running);
-            let mut guard = shared
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let (results, summary, first_error) = &mut *guard;
-            let Some(line) = outcome else {
-                summary.interrupted += 1;
-                return;
-            };
-            if let Err(error) = results.append(&line) {
-                stop.store(true, Ordering::SeqCst);
-                first_error.get_or_insert(error);
-                return;
-            }
-            match line.status {
-                PairStatus::Completed => summary.completed += 1,
-                PairStatus::Diverged => summary.diverged += 1,
-                PairStatus::Failed => summary.failed += 1,
-                PairStatus::NotApplicable => summary.not_applicable += 1,
-            }
-            overall.inc(1);
-            overall.set_message(format!(
-                "{} failed, {} diverged",
-                summary.failed, summary.diverged
-            ));
         });
     });
     overall.finish_and_clear();
@@ -548,6 +587,44 @@ pub fn run_sweep(
         Some(error) => Err(error),
         None => Ok(summary),
     }
+}
+
+/// What the workers of a sweep share: the results file, the counts, the
+/// first error.
+type Shared = Mutex<(ResultsFile, SweepSummary, Option<Error>)>;
+
+/// Appends a finished pair's line and counts it; an interrupted pair
+/// (`None`) is counted, not recorded. A failed append stops the sweep.
+fn record_line(
+    shared: &Shared,
+    stop: &AtomicBool,
+    overall: &ProgressBar,
+    outcome: Option<ResultLine>,
+) {
+    let mut guard = shared
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let (results, summary, first_error) = &mut *guard;
+    let Some(line) = outcome else {
+        summary.interrupted += 1;
+        return;
+    };
+    if let Err(error) = results.append(&line) {
+        stop.store(true, Ordering::SeqCst);
+        first_error.get_or_insert(error);
+        return;
+    }
+    match line.status {
+        PairStatus::Completed => summary.completed += 1,
+        PairStatus::Diverged => summary.diverged += 1,
+        PairStatus::Failed => summary.failed += 1,
+        PairStatus::NotApplicable => summary.not_applicable += 1,
+    }
+    overall.inc(1);
+    overall.set_message(format!(
+        "{} failed, {} diverged",
+        summary.failed, summary.diverged
+    ));
 }
 
 /// Runs training pairs as `songvae-train` processes
@@ -597,6 +674,21 @@ impl Executor for ChildProcessExecutor<'_> {
         line.run_dir = Some(relative);
         Some(line)
     }
+
+    fn execute_group(
+        &self,
+        tasks: &[Task],
+        sweep_dir: &Path,
+        record: &mut dyn FnMut(&Task, Option<ResultLine>),
+    ) {
+        if tasks.len() < 2 {
+            for task in tasks {
+                record(task, self.execute(task, sweep_dir));
+            }
+            return;
+        }
+        self.train_group(tasks, sweep_dir, record);
+    }
 }
 
 impl ChildProcessExecutor<'_> {
@@ -609,38 +701,17 @@ impl ChildProcessExecutor<'_> {
         task: &Task,
         run_dir: &Path,
     ) -> Option<std::result::Result<ResultLine, String>> {
-        let mut config = config.clone();
-        config.seed = task.seed;
-        if let Some(device) = self.device {
-            config.device = device;
-        }
+        let config = self.member_config(config, task);
         let result_path = run_dir.join("result.json");
-        if let Ok(text) = std::fs::read_to_string(&result_path)
-            && let Ok(result) = serde_json::from_str::<RunResult>(&text)
-            && result.config == config
-        {
-            return Some(Ok(ResultLine::from_run(
-                &task.point.id,
-                &task.point.label,
-                task.seed,
-                &result,
-            )));
+        if let Some(line) = adopted(&result_path, &config, task) {
+            return Some(Ok(line));
         }
-        let Some(features_dir) = self.feature_dirs.get(&task.point.features) else {
-            return Some(Err(format!(
-                "no features directory for feature set '{}'",
-                task.point.features
-            )));
+        let features_dir = match self.features_dir(task) {
+            Ok(directory) => directory,
+            Err(reason) => return Some(Err(reason)),
         };
         let status_and_outcome = (|| {
-            std::fs::create_dir_all(run_dir)
-                .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
-            let config_path = run_dir.join("config.json");
-            let json = serde_json::to_string_pretty(&config).map_err(|error| error.to_string())?;
-            write_atomic(&config_path, json.as_bytes()).map_err(|error| error.to_string())?;
-            let outcome_path = run_dir.join("outcome.json");
-            // An outcome left by an earlier process must not stand for this one.
-            let _ = std::fs::remove_file(&outcome_path);
+            let (config_path, outcome_path) = prepare_run_dir(run_dir, &config)?;
             let mut child = Command::new(&self.trainer)
                 .arg("--features")
                 .arg(features_dir)
@@ -714,6 +785,15 @@ fn read_outcome(
             (None, None) => format!("training process ended without a status{last}"),
         });
     };
+    line_of_outcome(outcome, result_path, task)
+}
+
+/// The line of a run from its outcome record: its failure, or its result.
+fn line_of_outcome(
+    outcome: RunOutcome,
+    result_path: &Path,
+    task: &Task,
+) -> std::result::Result<ResultLine, String> {
     if outcome.status == OutcomeStatus::Failed {
         return Err(outcome
             .reason
@@ -727,6 +807,247 @@ fn read_outcome(
                 .map_err(|error| format!("cannot parse {}: {error}", result.display()))
         })
         .map(|result| ResultLine::from_run(&task.point.id, &task.point.label, task.seed, &result))
+}
+
+impl ChildProcessExecutor<'_> {
+    /// The config a task runs: the point's, with the task's seed and the
+    /// sweep's device.
+    fn member_config(&self, config: &RunConfig, task: &Task) -> RunConfig {
+        let mut config = config.clone();
+        config.seed = task.seed;
+        if let Some(device) = self.device {
+            config.device = device;
+        }
+        config
+    }
+
+    fn features_dir(&self, task: &Task) -> std::result::Result<&PathBuf, String> {
+        self.feature_dirs.get(&task.point.features).ok_or_else(|| {
+            format!(
+                "no features directory for feature set '{}'",
+                task.point.features
+            )
+        })
+    }
+
+    /// The members of a group still to train, with their outcome and result
+    /// paths, and the group file listing them. Members whose `result.json`
+    /// an earlier, interrupted sweep left for the same config are recorded
+    /// as they are; a member whose directory cannot be prepared fails.
+    fn group_members<'t>(
+        &self,
+        tasks: &'t [Task],
+        sweep_dir: &Path,
+        record: &mut dyn FnMut(&Task, Option<ResultLine>),
+    ) -> (Vec<(&'t Task, PathBuf, PathBuf)>, GroupFile) {
+        let mut members = Vec::new();
+        let mut group = GroupFile {
+            members: Vec::new(),
+        };
+        for task in tasks {
+            let Job::Train(config) = &task.point.job else {
+                continue;
+            };
+            let config = self.member_config(config, task);
+            let run_dir = sweep_dir.join(task.run_dir());
+            let result_path = run_dir.join("result.json");
+            if let Some(line) = adopted(&result_path, &config, task) {
+                record(task, Some(with_run_dir(task, Ok(line))));
+                continue;
+            }
+            match prepare_run_dir(&run_dir, &config) {
+                Ok((config_path, outcome_path)) => {
+                    group.members.push(GroupMember {
+                        config: config_path,
+                        out: run_dir.clone(),
+                        outcome: outcome_path.clone(),
+                    });
+                    members.push((task, outcome_path, result_path));
+                }
+                Err(reason) => record(task, Some(with_run_dir(task, Err(reason)))),
+            }
+        }
+        (members, group)
+    }
+
+    /// Trains several tasks as one stacked group in one `songvae-train
+    /// --group` process, recording each as the process reports its end.
+    fn train_group(
+        &self,
+        tasks: &[Task],
+        sweep_dir: &Path,
+        record: &mut dyn FnMut(&Task, Option<ResultLine>),
+    ) {
+        let finish = with_run_dir;
+        let (members, group) = self.group_members(tasks, sweep_dir, record);
+        let Some((first, _, _)) = members.first() else {
+            return;
+        };
+        let features_dir = match self.features_dir(first) {
+            Ok(directory) => directory.clone(),
+            Err(reason) => {
+                for (task, _, _) in &members {
+                    record(task, Some(finish(task, Err(reason.clone()))));
+                }
+                return;
+            }
+        };
+        let group_path = sweep_dir
+            .join("runs")
+            .join(format!("group-{}-seed-{}.json", first.point.id, first.seed));
+        let spawned = serde_json::to_string_pretty(&group)
+            .map_err(|error| error.to_string())
+            .and_then(|json| {
+                write_atomic(&group_path, json.as_bytes()).map_err(|error| error.to_string())
+            })
+            .and_then(|()| {
+                Command::new(&self.trainer)
+                    .arg("--features")
+                    .arg(&features_dir)
+                    .arg("--group")
+                    .arg(&group_path)
+                    .arg("--quiet")
+                    .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .map_err(|error| format!("cannot start {}: {error}", self.trainer.display()))
+            });
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(reason) => {
+                for (task, _, _) in &members {
+                    record(task, Some(finish(task, Err(reason.clone()))));
+                }
+                return;
+            }
+        };
+        let stderr_reader = child.stderr.take().map(|mut pipe| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        });
+        let mut recorded = vec![false; members.len()];
+        if let Some(stdout) = child.stdout.take() {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(index) = line.trim().parse::<usize>() else {
+                    continue;
+                };
+                let Some((task, outcome_path, result_path)) = members.get(index) else {
+                    continue;
+                };
+                if recorded[index] {
+                    continue;
+                }
+                recorded[index] = true;
+                let line = read_member_outcome(outcome_path, result_path, task);
+                record(task, Some(finish(task, line)));
+            }
+        }
+        let status = child.wait();
+        let stderr = stderr_reader
+            .and_then(|reader| reader.join().ok())
+            .unwrap_or_default();
+        for (index, (task, outcome_path, result_path)) in members.iter().enumerate() {
+            if !recorded[index] {
+                record(
+                    task,
+                    unreported_member(&status, outcome_path, &stderr, result_path, task),
+                );
+            }
+        }
+    }
+}
+
+/// The line of a group member the process did not report: `None` when the
+/// process was interrupted, else what its outcome record (or the exit
+/// status and the last stderr line) says.
+fn unreported_member(
+    status: &std::io::Result<std::process::ExitStatus>,
+    outcome_path: &Path,
+    stderr: &str,
+    result_path: &Path,
+    task: &Task,
+) -> Option<ResultLine> {
+    match status {
+        Ok(status)
+            if status
+                .signal()
+                .is_some_and(|signal| INTERRUPTING_SIGNALS.contains(&signal)) =>
+        {
+            None
+        }
+        Ok(status) => Some(with_run_dir(
+            task,
+            read_outcome(*status, outcome_path, stderr, result_path, task),
+        )),
+        Err(error) => Some(with_run_dir(
+            task,
+            Err(format!("cannot wait for the training process: {error}")),
+        )),
+    }
+}
+
+/// A task's line (or a failed line with the reason), with its run directory.
+fn with_run_dir(task: &Task, line: std::result::Result<ResultLine, String>) -> ResultLine {
+    let mut line = line.unwrap_or_else(|reason| {
+        let mut line = ResultLine::bare(
+            &task.point.id,
+            &task.point.label,
+            task.seed,
+            PairStatus::Failed,
+        );
+        line.reason = Some(reason);
+        line
+    });
+    line.run_dir = Some(task.run_dir());
+    line
+}
+
+/// The line of a task whose `result.json`, left by an earlier sweep, holds
+/// the same config.
+fn adopted(result_path: &Path, config: &RunConfig, task: &Task) -> Option<ResultLine> {
+    let text = std::fs::read_to_string(result_path).ok()?;
+    let result = serde_json::from_str::<RunResult>(&text).ok()?;
+    (result.config == *config)
+        .then(|| ResultLine::from_run(&task.point.id, &task.point.label, task.seed, &result))
+}
+
+/// Creates a run directory with its `config.json`; removes an outcome left
+/// by an earlier process (it must not stand for this one). Returns the
+/// config and outcome paths.
+fn prepare_run_dir(
+    run_dir: &Path,
+    config: &RunConfig,
+) -> std::result::Result<(PathBuf, PathBuf), String> {
+    std::fs::create_dir_all(run_dir)
+        .map_err(|error| format!("cannot create {}: {error}", run_dir.display()))?;
+    let config_path = run_dir.join("config.json");
+    let json = serde_json::to_string_pretty(config).map_err(|error| error.to_string())?;
+    write_atomic(&config_path, json.as_bytes()).map_err(|error| error.to_string())?;
+    let outcome_path = run_dir.join("outcome.json");
+    let _ = std::fs::remove_file(&outcome_path);
+    Ok((config_path, outcome_path))
+}
+
+/// The line of a group member the process reported as ended.
+fn read_member_outcome(
+    outcome_path: &Path,
+    result_path: &Path,
+    task: &Task,
+) -> std::result::Result<ResultLine, String> {
+    let outcome = std::fs::read_to_string(outcome_path)
+        .map_err(|error| format!("cannot read {}: {error}", outcome_path.display()))
+        .and_then(|text| {
+            serde_json::from_str::<RunOutcome>(&text)
+                .map_err(|error| format!("cannot parse {}: {error}", outcome_path.display()))
+        })?;
+    line_of_outcome(outcome, result_path, task)
 }
 
 /// Signals that mean "stop", not "this run is broken": SIGHUP, SIGINT, SIGTERM.

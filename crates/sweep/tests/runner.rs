@@ -137,6 +137,7 @@ fn options(out_dir: &Path, shard: Option<&str>) -> SweepOptions {
         jobs: 2,
         shard: shard.map(|text| text.parse().expect("shard")),
         progress: false,
+        ensemble: 1,
     }
 }
 

@@ -430,3 +430,61 @@ fn one_latent_dimension_and_one_component_complete_without_mig_and_say_why() {
         );
     }
 }
+
+#[test]
+fn stacked_groups_give_the_numbers_of_one_run_per_process() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let spec = serde_json::json!({
+        "name": "groups",
+        "dataset": dataset(),
+        "base": {"max_epochs": 6, "min_epochs": 0, "patience": 2, "hidden_dim": 16, "latent_dim": 4},
+        "seeds": 2,
+        "axes": [
+            {"name": "learning_rate", "parameter": "learning_rate", "values": [0.0005, 0.005]},
+            {"name": "beta", "parameter": "beta", "values": [0.25, 4.0]},
+            {"name": "models", "variants": [
+                {"label": "AE", "set": {"architecture": "ae"}},
+                {"label": "CVAE", "set": {"architecture": "cvae", "condition": "language"}},
+                {"label": "PCA+KMeans", "baseline": "pca_kmeans"}
+            ]}
+        ]
+    });
+    let spec_path = directory.path().join("groups.json");
+    std::fs::write(&spec_path, spec.to_string()).expect("write spec");
+    let mut by_ensemble = Vec::new();
+    for ensemble in ["1", "4"] {
+        let out = directory.path().join(format!("ensemble-{ensemble}"));
+        let output = sweep_command(&spec_path, &out)
+            .args(["--ensemble", ensemble, "--no-report"])
+            .output()
+            .expect("start songvae-sweep");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        by_ensemble.push(pairs(&out));
+    }
+    let (alone, grouped) = (&by_ensemble[0], &by_ensemble[1]);
+    assert_eq!(alone.len(), 14, "{alone:?}");
+    assert_eq!(
+        alone.keys().collect::<Vec<_>>(),
+        grouped.keys().collect::<Vec<_>>()
+    );
+    for (key, line) in alone {
+        let other = &grouped[key];
+        assert_eq!(line.status, PairStatus::Completed, "{line:?}");
+        for info in &songvae_run::metric::TABLE {
+            if matches!(info.metric, Metric::TrainTimeSec | Metric::MemoryMb) {
+                continue;
+            }
+            assert_eq!(
+                line.values.get(info.metric),
+                other.values.get(info.metric),
+                "{key:?} {}",
+                info.key
+            );
+        }
+        assert_eq!(line.labels, other.labels, "{key:?}");
+    }
+}

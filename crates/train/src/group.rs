@@ -24,7 +24,7 @@
 //! its group's training to its own end, and `memory_mb` the peak resident
 //! memory of the process hosting the group when the member ended.
 //!
-//! Members must agree on the [`GroupKey`] (architecture and shapes, batch
+//! Members must agree on the `songvae_run::config::GroupKey` (architecture and shapes, batch
 //! size, validation fraction, device, threads); they may differ in seed,
 //! learning rate, beta, KL warm-up, epochs, patience, tolerance, plateau
 //! decays, gradient clip and the clustering step.
@@ -39,11 +39,9 @@ use songvae_metrics::scoring::{cluster_and_score, cluster_count};
 use songvae_models::device::resolve;
 use songvae_models::init::{initialise, standard_normal};
 use songvae_models::model::parameter_count;
-use songvae_models::stacked::{StackedDense, solo_model, stacks};
-use songvae_run::config::RunConfig;
-use songvae_run::device::DeviceChoice;
+use songvae_models::stacked::{StackedDense, solo_model};
+use songvae_run::config::{GroupKey, RunConfig};
 use songvae_run::result::{LossCurves, RunResult, RunStatus};
-use songvae_run::spec::{Activation, Architecture};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
@@ -52,47 +50,10 @@ use crate::run::{
     peak_memory_mb, split, stream, stream_generator, to_device,
 };
 
-/// What runs of one group share.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct GroupKey {
-    /// Model family (one that stacks).
-    pub architecture: Architecture,
-    /// Latent size.
-    pub latent_dim: usize,
-    /// First hidden width.
-    pub hidden_dim: usize,
-    /// Hidden layers.
-    pub depth: usize,
-    /// Hidden non-linearity.
-    pub activation: Activation,
-    /// Bounded autoencoder code.
-    pub bounded_code: bool,
-    /// Tracks per batch.
-    pub batch_size: usize,
-    /// Held-out share, as its bits (the split sizes must agree).
-    pub validation_fraction_bits: u64,
-    /// Where to compute.
-    pub device: DeviceChoice,
-    /// libtorch threads of the hosting process.
-    pub intra_op_threads: usize,
-}
-
-/// The group a run can train in; `None` when its architecture trains one
-/// model per process (`cvae`, `conv_vae`).
+/// The group a run can train in ([`RunConfig::group_key`]).
 #[must_use]
 pub fn group_key(config: &RunConfig) -> Option<GroupKey> {
-    stacks(config.architecture).then(|| GroupKey {
-        architecture: config.architecture,
-        latent_dim: config.latent_dim,
-        hidden_dim: config.hidden_dim,
-        depth: config.depth,
-        activation: config.activation,
-        bounded_code: config.bounded_code,
-        batch_size: config.batch_size,
-        validation_fraction_bits: config.validation_fraction.to_bits(),
-        device: config.device,
-        intra_op_threads: config.intra_op_threads,
-    })
+    config.group_key()
 }
 
 /// Adam's constants, as `torch.optim.Adam`'s defaults.

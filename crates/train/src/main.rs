@@ -5,6 +5,7 @@
 //! `--outcome` and `--quiet`. It sets libtorch's thread count once, from the
 //! config, before any tensor exists; that is the only place it is set.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,10 +13,12 @@ use anyhow::Context;
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use songvae_features::cache::write_atomic;
+use songvae_features::training_data::TrainingData;
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
-use songvae_run::result::{OutcomeStatus, RunOutcome, RunResult};
-use songvae_train::output::train_to_directory;
+use songvae_run::result::{GroupFile, OutcomeStatus, RunOutcome, RunResult};
+use songvae_train::group::train_group;
+use songvae_train::output::{train_to_directory, write_outputs};
 
 /// Train one model on a features directory, cluster and score its latents.
 #[derive(Debug, Parser)]
@@ -25,11 +28,15 @@ struct Args {
     #[arg(long)]
     features: PathBuf,
     /// Run config (JSON; see `fixtures/runs/`).
-    #[arg(long)]
-    config: PathBuf,
+    #[arg(long, required_unless_present = "group", conflicts_with = "group")]
+    config: Option<PathBuf>,
     /// Output directory (result.json, latents.npy, clusters.txt, model.ot).
-    #[arg(long)]
-    out: PathBuf,
+    #[arg(long, required_unless_present = "group", conflicts_with = "group")]
+    out: Option<PathBuf>,
+    /// Train the runs of this group file (JSON, written by a sweep) as one
+    /// stacked group; each member's index is printed on a line as it ends.
+    #[arg(long, value_name = "FILE")]
+    group: Option<PathBuf>,
     /// Overrides the config's device: auto, cpu, cuda or cuda:N.
     #[arg(long)]
     device: Option<DeviceChoice>,
@@ -63,9 +70,9 @@ fn end_with_the_sweep() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(args: &Args) -> anyhow::Result<RunResult> {
+fn run(args: &Args, config_path: &Path, out: &Path) -> anyhow::Result<RunResult> {
     end_with_the_sweep()?;
-    let mut config = RunConfig::from_file(&args.config)?;
+    let mut config = RunConfig::from_file(config_path)?;
     if let Some(device) = args.device {
         config.device = device;
     }
@@ -85,7 +92,7 @@ fn run(args: &Args) -> anyhow::Result<RunResult> {
         progress.set_position(epoch as u64);
         progress.set_message(format!("train {train:.4} val {validation:.4}"));
     };
-    let result = train_to_directory(&config, &args.features, &args.out, &mut on_epoch)?;
+    let result = train_to_directory(&config, &args.features, out, &mut on_epoch)?;
     progress.finish_and_clear();
     if !args.quiet {
         println!("{}", serde_json::to_string(&result)?);
@@ -99,32 +106,101 @@ fn write_outcome(path: &Path, outcome: &RunOutcome) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write the outcome {}", path.display()))
 }
 
+/// The outcome of a run that ended, or of one that could not train.
+fn outcome_of(outcome: &anyhow::Result<RunResult>, out: &Path) -> RunOutcome {
+    match outcome {
+        Ok(result) => RunOutcome {
+            status: OutcomeStatus::from(result.status),
+            reason: None,
+            result: Some(out.join("result.json")),
+        },
+        Err(error) => RunOutcome {
+            status: OutcomeStatus::Failed,
+            reason: Some(format!("{error:#}")),
+            result: None,
+        },
+    }
+}
+
+/// Trains a group file's members as one stacked group; writes each
+/// member's outputs and outcome as it ends and prints its index. When the
+/// group cannot train, every member left gets a failed outcome.
+fn run_group(args: &Args, group_path: &Path) -> anyhow::Result<()> {
+    end_with_the_sweep()?;
+    let text = std::fs::read_to_string(group_path)
+        .with_context(|| format!("cannot read the group file {}", group_path.display()))?;
+    let group: GroupFile = serde_json::from_str(&text)
+        .with_context(|| format!("invalid group file {}", group_path.display()))?;
+    let mut ended = vec![false; group.members.len()];
+    let trained = (|| -> anyhow::Result<()> {
+        let mut configs = Vec::with_capacity(group.members.len());
+        for member in &group.members {
+            let mut config = RunConfig::from_file(&member.config)?;
+            if let Some(device) = args.device {
+                config.device = device;
+            }
+            configs.push(config);
+        }
+        let threads = configs.first().map_or(1, |config| config.intra_op_threads);
+        tch::set_num_threads(i32::try_from(threads).context("intra_op_threads")?);
+        let data = TrainingData::load(&args.features)?;
+        let mut stdout = std::io::stdout().lock();
+        train_group(
+            &configs,
+            &data,
+            &mut |_, _, _, _| {},
+            &mut |index, outputs| {
+                let member = &group.members[index];
+                let written = write_outputs(&member.out, &outputs, &data).map(|()| outputs.result);
+                let written = written.map_err(anyhow::Error::from);
+                // A member whose outputs cannot be written fails alone.
+                let _ = write_outcome(&member.outcome, &outcome_of(&written, &member.out));
+                ended[index] = true;
+                let _ = writeln!(stdout, "{index}");
+                let _ = stdout.flush();
+                Ok(())
+            },
+        )?;
+        Ok(())
+    })();
+    if let Err(error) = &trained {
+        let failed: anyhow::Result<RunResult> = Err(anyhow::anyhow!("{error:#}"));
+        for (index, member) in group.members.iter().enumerate() {
+            if !ended[index] {
+                let _ = write_outcome(&member.outcome, &outcome_of(&failed, &member.out));
+            }
+        }
+    }
+    trained
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
-    let (outcome, code) = match run(&args) {
-        Ok(result) => (
-            RunOutcome {
-                status: OutcomeStatus::from(result.status),
-                reason: None,
-                result: Some(args.out.join("result.json")),
-            },
-            ExitCode::SUCCESS,
-        ),
-        Err(error) => {
-            let reason = format!("{error:#}");
-            eprintln!("error: {reason}");
-            (
-                RunOutcome {
-                    status: OutcomeStatus::Failed,
-                    reason: Some(reason),
-                    result: None,
-                },
-                ExitCode::FAILURE,
-            )
-        }
+    if let Some(group) = &args.group {
+        return match run_group(&args, group) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    // clap requires both without --group.
+    let (Some(config), Some(out)) = (&args.config, &args.out) else {
+        eprintln!("error: --config and --out are required without --group");
+        return ExitCode::FAILURE;
+    };
+    let outcome = run(&args, config, out);
+    if let Err(error) = &outcome {
+        eprintln!("error: {error:#}");
+    }
+    let code = if outcome.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     };
     if let Some(path) = &args.outcome
-        && let Err(error) = write_outcome(path, &outcome)
+        && let Err(error) = write_outcome(path, &outcome_of(&outcome, out))
     {
         eprintln!("error: {error:#}");
         return ExitCode::FAILURE;
