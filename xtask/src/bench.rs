@@ -10,6 +10,8 @@ pub enum BenchTarget {
     Metrics(crate::bench_metrics::BenchMetricsArgs),
     /// Training steps per second of the fully connected VAE, ours vs the same model in PyTorch.
     Train(crate::bench_train::BenchTrainArgs),
+    /// A study with one run per process against stacked groups (`--ensemble`), side by side.
+    Sweep(crate::bench_sweep::BenchSweepArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -18,6 +20,7 @@ pub fn bench_command(target: &BenchTarget) -> anyhow::Result<()> {
         BenchTarget::Features(args) => crate::bench_features::bench_features_command(args),
         BenchTarget::Metrics(args) => crate::bench_metrics::bench_metrics_command(args),
         BenchTarget::Train(args) => crate::bench_train::bench_train_command(args),
+        BenchTarget::Sweep(args) => crate::bench_sweep::bench_sweep_command(args),
     }
 }
 

@@ -211,7 +211,7 @@ fn parity_rows(
 }
 
 /// The CPU model from /proc/cpuinfo, for the table's caption.
-fn cpu_name() -> String {
+pub fn cpu_name() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {

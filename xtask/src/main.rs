@@ -8,6 +8,7 @@
 mod bench;
 mod bench_features;
 mod bench_metrics;
+mod bench_sweep;
 mod bench_train;
 mod features;
 mod fixtures;

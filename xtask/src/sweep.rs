@@ -1,7 +1,7 @@
 //! `cargo xtask sweep` and `cargo xtask report`: the study, end to end.
 //!
 //! ```text
-//! cargo xtask sweep [--spec PATH] [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--no-report]
+//! cargo xtask sweep [--spec PATH] [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--ensemble N] [--no-report]
 //! cargo xtask report [--runs DIR ...] [--out DIR]
 //! ```
 //!
@@ -47,6 +47,9 @@ pub struct SweepArgs {
     /// Run only every N-th point starting at I (0-based), e.g. one task of a Slurm array.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// Most same-shape pairs trained as one stacked group (default 8; 1: one run per process).
+    #[arg(long, value_name = "N")]
+    pub ensemble: Option<String>,
     /// Skip the report (a sharded run never writes one; merge with `cargo xtask report`).
     #[arg(long)]
     pub no_report: bool,
@@ -83,7 +86,8 @@ pub fn build_command(args: &BuildArgs) -> Result<()> {
     Ok(())
 }
 
-fn build_binaries(libtorch: &Libtorch, release: bool) -> Result<()> {
+/// Builds `songvae-sweep` and `songvae-train` (debug or release profile).
+pub fn build_binaries(libtorch: &Libtorch, release: bool) -> Result<()> {
     let mut command = libtorch.cargo();
     command.args([
         "build",
@@ -139,6 +143,7 @@ pub fn sweep_command(args: &SweepArgs) -> Result<()> {
         ("--seeds", &args.seeds),
         ("--device", &args.device),
         ("--shard", &args.shard),
+        ("--ensemble", &args.ensemble),
     ];
     for (flag, value) in optional {
         if let Some(value) = value {
