@@ -29,7 +29,11 @@ const HEADING: &str = "## Stacked groups: a study with and without --ensemble";
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchSweepArgs {
     /// The sweep spec.
-    #[arg(long, value_name = "PATH", default_value = "fixtures/sweeps/ablation.json")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        default_value = "fixtures/sweeps/ablation.json"
+    )]
     pub spec: PathBuf,
     /// Runs the spec on this dataset descriptor instead of its own.
     #[arg(long, value_name = "PATH/dataset.json")]
@@ -69,7 +73,10 @@ fn numbers(results: &Path) -> Result<BTreeMap<(String, u64), serde_json::Value>>
 /// Runs `cargo xtask bench sweep`.
 pub fn bench_sweep_command(args: &BenchSweepArgs) -> Result<()> {
     if args.ensemble < 2 {
-        bail!("invalid --ensemble: {} must be at least 2 to compare with 1", args.ensemble);
+        bail!(
+            "invalid --ensemble: {} must be at least 2 to compare with 1",
+            args.ensemble
+        );
     }
     let libtorch = crate::libtorch::ensure()?;
     crate::sweep::build_binaries(&libtorch, false)?;
@@ -83,7 +90,9 @@ pub fn bench_sweep_command(args: &BenchSweepArgs) -> Result<()> {
     for repetition in 0..args.repeat.max(1) {
         let mut results = Vec::new();
         for ensemble in [1, args.ensemble] {
-            let out = scratch.path().join(format!("ensemble-{ensemble}-{repetition}"));
+            let out = scratch
+                .path()
+                .join(format!("ensemble-{ensemble}-{repetition}"));
             let mut command = Command::new(&sweep);
             command
                 .arg("run")

@@ -132,6 +132,32 @@ impl StackedDense {
         layers
     }
 
+    /// Keeps only the members at `keep` (positions on the member axis, in
+    /// order): a group drops its ended members so that the rest train
+    /// without computing them. Each kept member's parameters are unchanged.
+    pub fn retain(&mut self, keep: &[i64]) {
+        let device = self.output.weight.device();
+        let index = Tensor::from_slice(keep).to_device(device);
+        let select = |tensor: &Tensor| {
+            tensor
+                .index_select(0, &index)
+                .detach()
+                .set_requires_grad(true)
+        };
+        let mut layers: Vec<&mut StackedLinear> = self.encoder.iter_mut().collect();
+        layers.push(&mut self.to_mean);
+        if let Some(layer) = &mut self.to_logvar {
+            layers.push(layer);
+        }
+        layers.extend(self.decoder.iter_mut());
+        layers.push(&mut self.output);
+        for layer in layers {
+            layer.weight = select(&layer.weight);
+            layer.bias = select(&layer.bias);
+        }
+        self.members = keep.len();
+    }
+
     /// Every trainable tensor (weights and biases), in a fixed order.
     #[must_use]
     pub fn parameters(&self) -> Vec<Tensor> {

@@ -63,6 +63,8 @@ const EPSILON: f64 = 1e-8;
 
 /// One member's state during training.
 struct Member<'a> {
+    /// Its index in the group's configs.
+    position: usize,
     config: &'a RunConfig,
     k: usize,
     train: Vec<i64>,
@@ -97,6 +99,15 @@ impl MemberAdam {
         Self {
             exp_avg,
             exp_avg_sq,
+        }
+    }
+
+    /// Keeps the state of the members at `keep` only (see
+    /// `StackedDense::retain`).
+    fn retain(&mut self, keep: &[i64], device: Device) {
+        let index = Tensor::from_slice(keep).to_device(device);
+        for state in self.exp_avg.iter_mut().chain(self.exp_avg_sq.iter_mut()) {
+            *state = state.index_select(0, &index);
         }
     }
 
@@ -197,19 +208,18 @@ pub fn train_group(
     let device_data = to_device(first, data, None, device);
     let mut members = Vec::with_capacity(configs.len());
     let mut stores = Vec::with_capacity(configs.len());
-    for config in configs {
+    for (position, config) in configs.iter().enumerate() {
         let (store, _) = solo_model(&spec, &shape, device);
         initialise(&store, &mut stream_generator(config.seed, stream::INIT));
         stores.push(store);
-        members.push(Member::new(config, data)?);
+        members.push(Member::new(position, config, data)?);
     }
     let parameters_per_member = parameter_count(&stores[0]);
-    let model = StackedDense::from_members(&spec, &stores);
+    let mut model = StackedDense::from_members(&spec, &stores);
     drop(stores);
-    let parameters = model.parameters();
+    let mut parameters = model.parameters();
     let mut adam = MemberAdam::new(&parameters);
     let context = GroupContext {
-        model: &model,
         data,
         device_data: &device_data,
         device,
@@ -225,16 +235,20 @@ pub fn train_group(
         if !members.iter().any(|member| member.active) {
             break;
         }
-        let sums = train_epoch(&context, &parameters, &mut adam, &mut members, epoch);
-        let validation = validate(&context, &members, epoch);
+        let sums = train_epoch(
+            &context,
+            &model,
+            &parameters,
+            &mut adam,
+            &mut members,
+            epoch,
+        );
+        let validation = validate(&context, &model, &members, epoch);
         let count = members.len();
         for (index, member) in members.iter_mut().enumerate() {
-            if !member.active {
-                continue;
-            }
             let parts = [sums[index], sums[count + index], sums[2 * count + index]];
             let ended = member.record_epoch(epoch, parts, validation[index]);
-            if index == 0 && member.diverged_epoch.is_none() {
+            if member.position == 0 && member.diverged_epoch.is_none() {
                 on_epoch(
                     epoch,
                     member.config.max_epochs,
@@ -244,8 +258,24 @@ pub fn train_group(
             }
             if ended {
                 member.active = false;
-                on_member_end(index, finish(&context, index, member)?)?;
+                on_member_end(member.position, finish(&context, &model, index, member)?)?;
             }
+        }
+        // Ended members leave the stack: the others train without them.
+        if members.iter().any(|member| !member.active) {
+            let mut keep = Vec::new();
+            for (index, member) in members.iter().enumerate() {
+                if member.active {
+                    keep.push(index as i64);
+                }
+            }
+            if keep.is_empty() {
+                break;
+            }
+            model.retain(&keep);
+            parameters = model.parameters();
+            adam.retain(&keep, context.device);
+            members.retain(|member| member.active);
         }
     }
     Ok(())
@@ -276,10 +306,11 @@ fn check_group(configs: &[RunConfig]) -> Result<()> {
 
 impl<'a> Member<'a> {
     /// A member as its run alone starts: its split, generators and k.
-    fn new(config: &'a RunConfig, data: &TrainingData) -> Result<Self> {
+    fn new(position: usize, config: &'a RunConfig, data: &TrainingData) -> Result<Self> {
         let track_count = data.ids.len();
         let (train, validation) = split(track_count, config);
         Ok(Self {
+            position,
             config,
             k: cluster_count(&config.clustering, track_count, &data.labels)?,
             order: train.clone(),
@@ -332,7 +363,6 @@ impl<'a> Member<'a> {
 
 /// What every step of a group reads.
 struct GroupContext<'a> {
-    model: &'a StackedDense,
     data: &'a TrainingData,
     device_data: &'a crate::run::DeviceData,
     device: Device,
@@ -345,6 +375,7 @@ struct GroupContext<'a> {
 /// (each weighted by the batch length), `3 x members` values.
 fn train_epoch(
     context: &GroupContext<'_>,
+    model: &StackedDense,
     parameters: &[Tensor],
     adam: &mut MemberAdam,
     members: &mut [Member<'_>],
@@ -399,7 +430,7 @@ fn train_epoch(
             }
             Tensor::stack(&draws, 0)
         });
-        let (reconstruction, kl) = context.model.loss_parts(&input, noise.as_ref());
+        let (reconstruction, kl) = model.loss_parts(&input, noise.as_ref());
         let per_member = &reconstruction + &kl * &weights;
         let total = (&per_member * &mask).sum(Kind::Float);
         for parameter in parameters {
@@ -422,7 +453,12 @@ fn train_epoch(
 
 /// Each member's mean validation loss (latent means decoded, KL weighted),
 /// read once.
-fn validate(context: &GroupContext<'_>, members: &[Member<'_>], epoch: usize) -> Vec<f64> {
+fn validate(
+    context: &GroupContext<'_>,
+    model: &StackedDense,
+    members: &[Member<'_>],
+    epoch: usize,
+) -> Vec<f64> {
     let count = members.len() as i64;
     let batch_size = members[0].config.batch_size;
     let feature_dim = context.data.features.ncols() as i64;
@@ -446,7 +482,7 @@ fn validate(context: &GroupContext<'_>, members: &[Member<'_>], epoch: usize) ->
                 length as i64,
                 feature_dim,
             ]);
-            let (reconstruction, kl) = context.model.loss_parts(&input, None);
+            let (reconstruction, kl) = model.loss_parts(&input, None);
             let loss = reconstruction.to_kind(Kind::Double) + kl.to_kind(Kind::Double) * &weights;
             total += loss * length as f64;
             start += length;
@@ -469,7 +505,12 @@ fn tensor_values(tensor: &Tensor) -> Vec<f64> {
 
 /// A member's outputs at its end: its parameters copied into a solo store,
 /// the latent means of every track, clusters and scores.
-fn finish(context: &GroupContext<'_>, index: usize, member: &Member<'_>) -> Result<RunOutputs> {
+fn finish(
+    context: &GroupContext<'_>,
+    model: &StackedDense,
+    index: usize,
+    member: &Member<'_>,
+) -> Result<RunOutputs> {
     let config = member.config;
     let epochs_run = member
         .diverged_epoch
@@ -512,7 +553,7 @@ fn finish(context: &GroupContext<'_>, index: usize, member: &Member<'_>) -> Resu
             store: solo_store,
         });
     }
-    context.model.copy_member_into(index, &solo_store);
+    model.copy_member_into(index, &solo_store);
     let latents: Array2<f32> = encode_all(
         &solo,
         context.device_data,
