@@ -22,8 +22,9 @@ use anyhow::{Context, Result, bail};
 
 use crate::bench::{median, publish_table};
 
-/// The section of docs/performance.md this benchmark owns.
-const HEADING: &str = "## Stacked groups: a study with and without --ensemble";
+/// The start of the sections of docs/performance.md this benchmark owns,
+/// one per study (spec and dataset).
+const HEADING: &str = "## Stacked groups";
 
 /// Arguments of `cargo xtask bench sweep`.
 #[derive(Debug, Clone, clap::Args)]
@@ -39,7 +40,7 @@ pub struct BenchSweepArgs {
     #[arg(long, value_name = "PATH/dataset.json")]
     pub dataset: Option<PathBuf>,
     /// The group size compared with one run per process.
-    #[arg(long, value_name = "N", default_value_t = 8)]
+    #[arg(long, value_name = "N", default_value_t = 16)]
     pub ensemble: usize,
     /// Repetitions of each (interleaved).
     #[arg(long, value_name = "R", default_value_t = 1)]
@@ -121,11 +122,19 @@ pub fn bench_sweep_command(args: &BenchSweepArgs) -> Result<()> {
     let alone = median(&walls[&1]);
     let grouped = median(&walls[&args.ensemble]);
     let study = match &args.dataset {
-        Some(dataset) => format!("`{}` on `{}`", args.spec.display(), dataset.display()),
-        None => format!("`{}` on its own dataset", args.spec.display()),
+        Some(dataset) => format!(
+            "`{}` on `{}`",
+            args.spec.display(),
+            dataset.parent().and_then(Path::file_name).map_or_else(
+                || dataset.display().to_string(),
+                |name| name.to_string_lossy().into_owned()
+            )
+        ),
+        None => format!("`{}` on the fixture dataset", args.spec.display()),
     };
+    let heading = format!("{HEADING}: {study}");
     let mut table = format!(
-        "{HEADING}\n\n{study}, {pairs} pairs, {} repetition(s) interleaved, {machine}, \
+        "{heading}\n\n{study}, {pairs} pairs, {} repetition(s) interleaved, {machine}, \
          both from `target/debug` (optimised dependencies).\n\n\
          | | wall (median) | runs/s | ratio |\n|---|---:|---:|---:|\n",
         args.repeat.max(1)
@@ -150,7 +159,7 @@ pub fn bench_sweep_command(args: &BenchSweepArgs) -> Result<()> {
         args.ensemble,
         args.repeat.max(1)
     );
-    publish_table(HEADING, &table, args.no_write)?;
+    publish_table(&heading, &table, args.no_write)?;
     if !same {
         bail!("the grouped study's numbers differ from one run per process");
     }

@@ -47,7 +47,7 @@ pub struct SweepArgs {
     /// Run only every N-th point starting at I (0-based), e.g. one task of a Slurm array.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
-    /// Most same-shape pairs trained as one stacked group (default 8; 1: one run per process).
+    /// Most same-shape pairs trained as one stacked group (default 16; 1: one run per process).
     #[arg(long, value_name = "N")]
     pub ensemble: Option<String>,
     /// Skip the report (a sharded run never writes one; merge with `cargo xtask report`).

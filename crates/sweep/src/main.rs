@@ -94,7 +94,7 @@ struct ReportArgs {
 }
 
 /// The default `--ensemble` (see `docs/performance.md`, "Stacked groups").
-const DEFAULT_ENSEMBLE: usize = 8;
+const DEFAULT_ENSEMBLE: usize = 16;
 
 fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     if args.ensemble == 0 || args.ensemble > 256 {
