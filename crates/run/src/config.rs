@@ -180,18 +180,8 @@ impl<'de> Deserialize<'de> for RunConfig {
 /// clip and the clustering step.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct GroupKey {
-    /// Model family (one that stacks).
-    pub architecture: Architecture,
-    /// Latent size.
-    pub latent_dim: usize,
-    /// First hidden width.
-    pub hidden_dim: usize,
-    /// Hidden layers.
-    pub depth: usize,
-    /// Hidden non-linearity.
-    pub activation: Activation,
-    /// Bounded autoencoder code.
-    pub bounded_code: bool,
+    /// The model (architecture, sizes, activation, code), one that stacks.
+    pub model: ModelSpec,
     /// Tracks per batch.
     pub batch_size: usize,
     /// Held-out share, as its bits (the split sizes must agree).
@@ -208,12 +198,7 @@ impl RunConfig {
     #[must_use]
     pub fn group_key(&self) -> Option<GroupKey> {
         self.architecture.stacks().then(|| GroupKey {
-            architecture: self.architecture,
-            latent_dim: self.latent_dim,
-            hidden_dim: self.hidden_dim,
-            depth: self.depth,
-            activation: self.activation,
-            bounded_code: self.bounded_code,
+            model: self.model_spec(),
             batch_size: self.batch_size,
             validation_fraction_bits: self.validation_fraction.to_bits(),
             device: self.device,

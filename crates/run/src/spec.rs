@@ -111,7 +111,7 @@ impl Activation {
 /// | `depth` | 2 | 1 ..= 8; layer `i` has `hidden_dim / 2^i` units (at least `latent_dim`) |
 /// | `activation` | `relu` | `relu`, `tanh`, `elu`: the dense models' hidden layers (`conv_vae` takes `relu` only) |
 /// | `bounded_code` | `false` | `true`: the autoencoder's code passes through `tanh` (`ae` only) |
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModelSpec {
     /// Which family.
     pub architecture: Architecture,

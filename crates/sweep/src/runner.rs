@@ -712,20 +712,15 @@ impl ChildProcessExecutor<'_> {
         };
         let status_and_outcome = (|| {
             let (config_path, outcome_path) = prepare_run_dir(run_dir, &config)?;
-            let mut child = Command::new(&self.trainer)
-                .arg("--features")
-                .arg(features_dir)
+            let mut child = self
+                .trainer_command(features_dir)
                 .arg("--config")
                 .arg(&config_path)
                 .arg("--out")
                 .arg(run_dir)
                 .arg("--outcome")
                 .arg(&outcome_path)
-                .arg("--quiet")
-                .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
-                .stdin(Stdio::null())
                 .stdout(Stdio::null())
-                .stderr(Stdio::piped())
                 .spawn()
                 .map_err(|error| format!("cannot start {}: {error}", self.trainer.display()))?;
             let mut stderr = String::new();
@@ -810,6 +805,20 @@ fn line_of_outcome(
 }
 
 impl ChildProcessExecutor<'_> {
+    /// `songvae-train --features DIR --quiet`, told its sweep's process id,
+    /// no input, stderr piped (its last line explains a crash).
+    fn trainer_command(&self, features_dir: &Path) -> Command {
+        let mut command = Command::new(&self.trainer);
+        command
+            .arg("--features")
+            .arg(features_dir)
+            .arg("--quiet")
+            .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
+            .stdin(Stdio::null())
+            .stderr(Stdio::piped());
+        command
+    }
+
     /// The config a task runs: the point's, with the task's seed and the
     /// sweep's device.
     fn member_config(&self, config: &RunConfig, task: &Task) -> RunConfig {
@@ -901,16 +910,10 @@ impl ChildProcessExecutor<'_> {
                 write_atomic(&group_path, json.as_bytes()).map_err(|error| error.to_string())
             })
             .and_then(|()| {
-                Command::new(&self.trainer)
-                    .arg("--features")
-                    .arg(&features_dir)
+                self.trainer_command(&features_dir)
                     .arg("--group")
                     .arg(&group_path)
-                    .arg("--quiet")
-                    .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
-                    .stdin(Stdio::null())
                     .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
                     .spawn()
                     .map_err(|error| format!("cannot start {}: {error}", self.trainer.display()))
             });

@@ -35,7 +35,7 @@ use ndarray::Array2;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use songvae_features::training_data::TrainingData;
-use songvae_metrics::scoring::{cluster_and_score, cluster_count};
+use songvae_metrics::scoring::cluster_count;
 use songvae_models::device::resolve;
 use songvae_models::init::{initialise, standard_normal};
 use songvae_models::model::parameter_count;
@@ -47,7 +47,7 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{Error, Result};
 use crate::run::{
     EarlyStopping, EpochCallback, RunOutputs, data_shape, device_name, encode_all, kl_weight,
-    peak_memory_mb, split, stream, stream_generator, to_device,
+    peak_memory_mb, scored_outputs, split, stream, stream_generator, to_device,
 };
 
 /// The group a run can train in ([`RunConfig::group_key`]).
@@ -560,19 +560,5 @@ fn finish(
         context.data.ids.len(),
         config.batch_size,
     )?;
-    let (clusters, scores) = cluster_and_score(
-        latents.mapv(f64::from).view(),
-        member.k,
-        &config.clustering,
-        config.seed,
-        &context.data.labels,
-    )?;
-    result.scores = Some(scores);
-    result.memory_mb = peak_memory_mb();
-    Ok(RunOutputs {
-        result,
-        latents: Some(latents),
-        clusters: Some(clusters),
-        store: solo_store,
-    })
+    scored_outputs(result, latents, member.k, &context.data.labels, solo_store)
 }

@@ -193,12 +193,25 @@ pub fn train_unstacked(
     }
 
     let latents = encode_all(model.as_ref(), &device_data, track_count, config.batch_size)?;
+    scored_outputs(result, latents, k, &data.labels, store)
+}
+
+/// A completed run's outputs: its latent means clustered and scored with
+/// the run's clustering and seed, the process's peak memory recorded.
+pub(crate) fn scored_outputs(
+    mut result: RunResult,
+    latents: Array2<f32>,
+    k: usize,
+    labels: &[(String, Vec<String>)],
+    store: nn::VarStore,
+) -> Result<RunOutputs> {
+    let config = &result.config;
     let (clusters, scores) = cluster_and_score(
         latents.mapv(f64::from).view(),
         k,
         &config.clustering,
         config.seed,
-        &data.labels,
+        labels,
     )?;
     result.scores = Some(scores);
     result.memory_mb = peak_memory_mb();
