@@ -201,26 +201,19 @@ impl StackedDense {
     pub fn loss_parts(&self, input: &Tensor, noise: Option<&Tensor>) -> (Tensor, Tensor) {
         let batch = input.size()[1].max(1) as f64;
         let (mean, logvar) = self.encode(input);
-        let Some(logvar) = logvar else {
-            let reconstruction = self.decode(&mean);
-            let error = (reconstruction - input).square().sum_dim_intlist(
-                [1, 2].as_slice(),
-                false,
-                Kind::Float,
-            ) / batch;
-            let kl = Tensor::zeros([self.members as i64], (Kind::Float, input.device()));
-            return (error, kl);
+        let latent = match (&logvar, noise) {
+            (Some(logvar), Some(noise)) => &mean + (logvar * 0.5).exp() * noise,
+            _ => mean.shallow_clone(),
         };
-        let latent = match noise {
-            Some(noise) => &mean + (&logvar * 0.5).exp() * noise,
-            None => mean.shallow_clone(),
-        };
-        let reconstruction = self.decode(&latent);
-        let error = (reconstruction - input).square().sum_dim_intlist(
+        let error = (self.decode(&latent) - input).square().sum_dim_intlist(
             [1, 2].as_slice(),
             false,
             Kind::Float,
         ) / batch;
+        let Some(logvar) = logvar else {
+            let kl = Tensor::zeros([self.members as i64], (Kind::Float, input.device()));
+            return (error, kl);
+        };
         let kl_per_track = (mean.square() + logvar.exp() - &logvar - 1.0).sum_dim_intlist(
             [2].as_slice(),
             false,

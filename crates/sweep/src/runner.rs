@@ -644,8 +644,7 @@ pub struct ChildProcessExecutor<'a> {
 
 impl Executor for ChildProcessExecutor<'_> {
     fn execute(&self, task: &Task, sweep_dir: &Path) -> Option<ResultLine> {
-        let relative = task.run_dir();
-        let run_dir = sweep_dir.join(&relative);
+        let run_dir = sweep_dir.join(task.run_dir());
         let outcome = match (&task.point.job, self.study.of(&task.point)) {
             (_, Err(reason)) => Err(reason),
             (Job::Train(config), Ok(_)) => self.train(config, task, &run_dir)?,
@@ -658,21 +657,7 @@ impl Executor for ChildProcessExecutor<'_> {
                 Ok(data),
             ) => run_baseline(*kind, *components, clustering, task, &run_dir, data),
         };
-        let mut line = match outcome {
-            Ok(line) => line,
-            Err(reason) => {
-                let mut line = ResultLine::bare(
-                    &task.point.id,
-                    &task.point.label,
-                    task.seed,
-                    PairStatus::Failed,
-                );
-                line.reason = Some(reason);
-                line
-            }
-        };
-        line.run_dir = Some(relative);
-        Some(line)
+        Some(with_run_dir(task, outcome))
     }
 
     fn execute_group(

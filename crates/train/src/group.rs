@@ -41,13 +41,13 @@ use songvae_models::init::{initialise, standard_normal};
 use songvae_models::model::parameter_count;
 use songvae_models::stacked::{StackedDense, solo_model};
 use songvae_run::config::{GroupKey, RunConfig};
-use songvae_run::result::{LossCurves, RunResult, RunStatus};
+use songvae_run::result::{LossCurves, RunStatus};
 use tch::{Device, Kind, Tensor};
 
 use crate::error::{Error, Result};
 use crate::run::{
-    EarlyStopping, EpochCallback, RunOutputs, data_shape, device_name, encode_all, kl_weight,
-    peak_memory_mb, scored_outputs, split, stream, stream_generator, to_device,
+    EarlyStopping, EpochCallback, Fit, RunOutputs, data_shape, encode_all, kl_weight,
+    peak_memory_mb, result_of, scored_outputs, split, stream, stream_generator, to_device,
 };
 
 /// The group a run can train in ([`RunConfig::group_key`]).
@@ -512,35 +512,26 @@ fn finish(
     member: &Member<'_>,
 ) -> Result<RunOutputs> {
     let config = member.config;
-    let epochs_run = member
-        .diverged_epoch
-        .unwrap_or(member.curves.train_loss.len());
     let status = if member.diverged_epoch.is_some() {
         RunStatus::Diverged
     } else {
         RunStatus::Completed
     };
-    let curves = member.curves.clone();
-    let mut result = RunResult {
-        config: config.clone(),
+    let fitted = Fit {
+        curves: member.curves.clone(),
         status,
         diverged_epoch: member.diverged_epoch,
-        epochs_run,
         converged_epoch: member.converged_epoch,
         plateau_decay_epochs: member.plateau_decay_epochs.clone(),
-        final_train_loss: curves.train_loss.last().copied(),
-        final_validation_loss: curves.validation_loss.last().copied(),
-        reconstruction_loss: curves.reconstruction_loss.last().copied(),
-        kl_divergence: curves.kl_divergence.last().copied(),
-        curves,
-        scores: None,
-        train_time_sec: context.started.elapsed().as_secs_f64(),
-        memory_mb: None,
-        parameters: context.parameters,
-        device: device_name(context.device),
-        train_tracks: member.train.len(),
-        validation_tracks: member.validation.len(),
     };
+    let mut result = result_of(
+        config,
+        fitted,
+        context.started.elapsed().as_secs_f64(),
+        context.parameters,
+        context.device,
+        (member.train.len(), member.validation.len()),
+    );
     let spec = config.model_spec();
     let shape = data_shape(config, context.data, 0);
     let (solo_store, solo) = solo_model(&spec, &shape, context.device);

@@ -144,13 +144,7 @@ pub fn train_unstacked(
 
     let (train_indices, validation_indices) = split(track_count, config);
     let started = Instant::now();
-    let Fit {
-        curves,
-        status,
-        diverged_epoch,
-        converged_epoch,
-        plateau_decay_epochs,
-    } = fit(
+    let fitted = fit(
         model.as_ref(),
         &mut optimiser,
         &device_data,
@@ -159,29 +153,15 @@ pub fn train_unstacked(
         &validation_indices,
         on_epoch,
     );
-    let train_time_sec = started.elapsed().as_secs_f64();
-    let epochs_run = diverged_epoch.unwrap_or(curves.train_loss.len());
-
-    let mut result = RunResult {
-        config: config.clone(),
-        status,
-        diverged_epoch,
-        epochs_run,
-        converged_epoch,
-        plateau_decay_epochs,
-        final_train_loss: curves.train_loss.last().copied(),
-        final_validation_loss: curves.validation_loss.last().copied(),
-        reconstruction_loss: curves.reconstruction_loss.last().copied(),
-        kl_divergence: curves.kl_divergence.last().copied(),
-        curves,
-        scores: None,
-        train_time_sec,
-        memory_mb: None,
+    let status = fitted.status;
+    let mut result = result_of(
+        config,
+        fitted,
+        started.elapsed().as_secs_f64(),
         parameters,
-        device: device_name(device),
-        train_tracks: train_indices.len(),
-        validation_tracks: validation_indices.len(),
-    };
+        device,
+        (train_indices.len(), validation_indices.len()),
+    );
     if status == RunStatus::Diverged {
         result.memory_mb = peak_memory_mb();
         return Ok(RunOutputs {
@@ -264,13 +244,46 @@ pub(crate) fn data_shape(
     }
 }
 
-/// What the epoch loop leaves behind.
-struct Fit {
-    curves: LossCurves,
-    status: RunStatus,
-    diverged_epoch: Option<usize>,
-    converged_epoch: Option<usize>,
-    plateau_decay_epochs: Vec<usize>,
+/// What the epoch loop leaves behind (of a run alone, or of a group member).
+pub(crate) struct Fit {
+    pub(crate) curves: LossCurves,
+    pub(crate) status: RunStatus,
+    pub(crate) diverged_epoch: Option<usize>,
+    pub(crate) converged_epoch: Option<usize>,
+    pub(crate) plateau_decay_epochs: Vec<usize>,
+}
+
+/// The result of a fitted run, before its scores: the last epoch's losses
+/// from the curves, `tracks` as (trained on, held out).
+pub(crate) fn result_of(
+    config: &RunConfig,
+    fitted: Fit,
+    train_time_sec: f64,
+    parameters: i64,
+    device: Device,
+    tracks: (usize, usize),
+) -> RunResult {
+    let curves = fitted.curves;
+    RunResult {
+        config: config.clone(),
+        status: fitted.status,
+        diverged_epoch: fitted.diverged_epoch,
+        epochs_run: fitted.diverged_epoch.unwrap_or(curves.train_loss.len()),
+        converged_epoch: fitted.converged_epoch,
+        plateau_decay_epochs: fitted.plateau_decay_epochs,
+        final_train_loss: curves.train_loss.last().copied(),
+        final_validation_loss: curves.validation_loss.last().copied(),
+        reconstruction_loss: curves.reconstruction_loss.last().copied(),
+        kl_divergence: curves.kl_divergence.last().copied(),
+        curves,
+        scores: None,
+        train_time_sec,
+        memory_mb: None,
+        parameters,
+        device: device_name(device),
+        train_tracks: tracks.0,
+        validation_tracks: tracks.1,
+    }
 }
 
 /// The epoch loop: seeded shuffling, Adam steps, validation, early stopping,
