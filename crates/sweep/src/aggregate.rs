@@ -117,6 +117,8 @@ pub struct PointStats {
     pub reasons: Vec<String>,
     /// Statistics of every numeric column over completed pairs.
     pub metrics: BTreeMap<Column, Summary>,
+    /// The values behind `metrics`: `(seed, value)` of each completed pair, by seed.
+    pub seed_values: BTreeMap<Column, Vec<(u64, f64)>>,
     /// Seeds of the completed pairs, ascending.
     pub completed_seeds: Vec<u64>,
     /// Statistics of ARI, NMI and purity against each label column, by label.
@@ -189,17 +191,20 @@ pub fn aggregate(lines: &[ResultLine]) -> BTreeMap<String, PointStats> {
         }
         point_stats.completed_seeds.sort_unstable();
         for column in Column::numeric() {
-            let mut values = Vec::new();
+            let mut seed_values = Vec::new();
             for line in &point_lines {
                 if line.status == PairStatus::Completed
                     && let Some(value) = line.metric(column)
                     && value.is_finite()
                 {
-                    values.push(value);
+                    seed_values.push((line.seed, value));
                 }
             }
+            seed_values.sort_by_key(|(seed, _)| *seed);
+            let values: Vec<f64> = seed_values.iter().map(|(_, value)| *value).collect();
             if let Some(summary) = summarise(&values) {
                 point_stats.metrics.insert(column, summary);
+                point_stats.seed_values.insert(column, seed_values);
             }
         }
         for label in scored_labels(point_lines.iter().copied()) {

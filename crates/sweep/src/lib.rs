@@ -9,6 +9,8 @@
 //!   read back (a torn last line is ignored and cut off).
 //! - [`aggregate`]: mean and standard deviation over seeds, and the
 //!   convergence-stability classes.
+//! - [`significance`]: the tests behind "better than" in the report
+//!   (paired and Welch t-tests, Wilcoxon, Hedges' g, Holm).
 //! - [`report`] and [`plots`]: `report.md`, `results.csv` and SVG plots from
 //!   one or more sweep directories.
 //!
@@ -23,4 +25,5 @@ pub mod plots;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod significance;
 pub mod spec;

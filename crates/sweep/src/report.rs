@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::plots::{self, PlotFile};
 use crate::results::{ResultLine, merge_results};
 use crate::runner::SweepRecord;
+use crate::significance::{self, Comparison, Pairing};
 use crate::spec::{Axis, BaselineKind, Column, Job, Mode, Plan, numeric_axis_values};
 use songvae_features::fusion::Modality;
 
@@ -313,6 +314,21 @@ fn ranked<'a>(rows: &'a [Row<'a>], column: Column) -> Vec<(&'a Row<'a>, Summary)
     with_values
 }
 
+/// Completed seeds a row needs before the report may call it best: with
+/// fewer, a seed spread (and so any test) means next to nothing.
+pub const MIN_SEEDS_TO_RANK: usize = 3;
+
+/// The best row by `column` among those with at least
+/// [`MIN_SEEDS_TO_RANK`] completed seeds.
+fn best_of<'a>(rows: &'a [Row<'a>], column: Column) -> Option<(&'a Row<'a>, Summary)> {
+    for (row, summary) in ranked(rows, column) {
+        if summary.count >= MIN_SEEDS_TO_RANK {
+            return Some((row, summary));
+        }
+    }
+    None
+}
+
 fn best_summary_of(row: &Row<'_>, column: Column) -> Option<Summary> {
     row.stats
         .and_then(|stats| stats.metrics.get(&column))
@@ -329,37 +345,32 @@ fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) ->
     let subject = axis.parameter.as_deref().unwrap_or("variant");
     let ranking = ranked(rows, primary);
     let mut text = String::new();
-    let Some((best, best_summary)) = ranking.first() else {
+    let Some((first, first_summary)) = ranking.first() else {
         return "No run of this axis completed, so there is nothing to rank.".to_owned();
+    };
+    let Some((best, best_summary)) = best_of(rows, primary) else {
+        let _ = write!(
+            text,
+            "No row has {MIN_SEEDS_TO_RANK} completed seeds, so none is called best; by mean {}, {} comes first ({}).",
+            primary.name(),
+            first.label,
+            describe(primary, first_summary)
+        );
+        text.push_str(&outcome_notes(rows));
+        return text;
     };
     let _ = write!(
         text,
-        "By {}, the best {subject} is **{}** ({}, {} seed{}).",
+        "By {}, the best {subject} is **{}** ({}, {} seeds).",
         primary.name(),
         best.label,
-        describe(primary, best_summary),
+        describe(primary, &best_summary),
         best_summary.count,
-        if best_summary.count == 1 { "" } else { "s" }
     );
-    if let Some((runner_up, runner_summary)) = ranking.get(1) {
-        let lead = (best_summary.mean - runner_summary.mean).abs();
-        let spread = best_summary.std.max(runner_summary.std);
-        if lead > spread {
-            let _ = write!(
-                text,
-                " Its lead over the runner-up {} ({}) is {lead:.3}, larger than the across-seed spread ({spread:.3}), so the ranking holds across seeds.",
-                runner_up.label,
-                format_summary(primary, runner_summary)
-            );
-        } else {
-            let _ = write!(
-                text,
-                " Its lead over the runner-up {} ({}) is {lead:.3}, within the across-seed spread ({spread:.3}): with these seeds the two cannot be told apart.",
-                runner_up.label,
-                format_summary(primary, runner_summary)
-            );
-        }
-    }
+    text.push_str(&significance_sentences(
+        primary,
+        &significance_of(primary, best, rows),
+    ));
     if let Some(values) = numeric_values {
         let _ = write!(text, " {}", trend(axis, rows, values));
     }
@@ -399,6 +410,164 @@ fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) ->
         }
     }
     text.push_str(&outcome_notes(rows));
+    text
+}
+
+/// The best row against one other row of its axis.
+struct Against<'a> {
+    label: &'a str,
+    comparison: Option<Comparison>,
+}
+
+/// The best row of an axis against every other row with values of
+/// `column`, in ranking order, tested and Holm-corrected together
+/// ([`crate::significance::compare`]).
+fn significance_of<'a>(column: Column, best: &Row<'_>, rows: &'a [Row<'a>]) -> Vec<Against<'a>> {
+    let oriented = |row: &Row<'_>| -> Vec<(u64, f64)> {
+        let sign = if column.higher_is_better().unwrap_or(true) {
+            1.0
+        } else {
+            -1.0
+        };
+        let mut values = Vec::new();
+        if let Some(seed_values) = row.stats.and_then(|stats| stats.seed_values.get(&column)) {
+            for (seed, value) in seed_values {
+                values.push((*seed, sign * value));
+            }
+        }
+        values
+    };
+    let best_values = oriented(best);
+    let mut labels = Vec::new();
+    let mut others = Vec::new();
+    for (row, _) in ranked(rows, column) {
+        if row.label != best.label {
+            labels.push(row.label);
+            others.push(oriented(row));
+        }
+    }
+    let other_slices: Vec<&[(u64, f64)]> = others.iter().map(Vec::as_slice).collect();
+    let comparisons = significance::compare(&best_values, &other_slices);
+    let mut against = Vec::new();
+    for (label, comparison) in labels.into_iter().zip(comparisons) {
+        against.push(Against { label, comparison });
+    }
+    against
+}
+
+fn format_p(p_value: f64) -> String {
+    if p_value < 0.001 {
+        "< 0.001".to_owned()
+    } else {
+        format!("{p_value:.3}")
+    }
+}
+
+/// What the tests say about the best row's lead: better than whom after
+/// Holm's correction, and how many seeds the other rows would need.
+fn significance_sentences(column: Column, against: &[Against<'_>]) -> String {
+    let tested: Vec<(&str, Comparison)> = against
+        .iter()
+        .filter_map(|entry| entry.comparison.map(|comparison| (entry.label, comparison)))
+        .collect();
+    if tested.is_empty() {
+        return String::new();
+    }
+    let mut better = Vec::new();
+    let mut not_shown = Vec::new();
+    for (label, comparison) in &tested {
+        let g = comparison
+            .hedges_g
+            .map_or_else(|| "n/a".to_owned(), |g| format!("{g:.2}"));
+        if comparison.significant() {
+            better.push(format!(
+                "{label} (p = {}, g = {g})",
+                format_p(comparison.holm_p)
+            ));
+        } else {
+            let needed = comparison
+                .hedges_g
+                .filter(|g| *g > 0.0)
+                .and_then(|g| significance::seeds_for_power(g, tested.len()))
+                .map_or_else(String::new, |seeds| {
+                    format!("; about {seeds} seeds per row would show a lead of this size")
+                });
+            not_shown.push(format!(
+                "{label} (p = {}, g = {g}{needed})",
+                format_p(comparison.holm_p)
+            ));
+        }
+    }
+    let paired = tested
+        .iter()
+        .all(|(_, comparison)| comparison.pairing == Pairing::Paired);
+    let mut text = format!(
+        " Tested on {} against the other {} row{} ({}, Holm-corrected p, Hedges' g):",
+        column.name(),
+        tested.len(),
+        if tested.len() == 1 { "" } else { "s" },
+        if paired {
+            "paired t-tests by seed"
+        } else {
+            "paired t-tests by seed, Welch's where seeds differ"
+        }
+    );
+    if better.is_empty() {
+        let _ = write!(
+            text,
+            " it is not shown better than any of them: {}",
+            not_shown.join(", ")
+        );
+    } else {
+        let _ = write!(text, " it is better than {}", better.join(", "));
+        if !not_shown.is_empty() {
+            let _ = write!(text, "; not shown better than {}", not_shown.join(", "));
+        }
+    }
+    text.push('.');
+    text
+}
+
+/// The tests behind [`significance_sentences`], one row per compared row.
+fn significance_table(column: Column, best_label: &str, against: &[Against<'_>]) -> String {
+    if against.iter().all(|entry| entry.comparison.is_none()) {
+        return String::new();
+    }
+    let mut text = format!(
+        "{best_label} against each other row on {} (two-sided; p (Holm) corrects the t-tests of this axis together):\n\n| row | test | seeds | t | p | p (Holm) | Wilcoxon p | Hedges' g |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
+        column.name()
+    );
+    for entry in against {
+        let Some(comparison) = entry.comparison else {
+            let _ = writeln!(
+                text,
+                "| {} | no test (fewer than 2 seeds or no spread) | | | | | | |",
+                entry.label
+            );
+            continue;
+        };
+        let _ = writeln!(
+            text,
+            "| {} | {} | {} | {:.2} | {} | {}{} | {} | {} |",
+            entry.label,
+            match comparison.pairing {
+                Pairing::Paired => "paired t",
+                Pairing::Welch => "Welch t",
+            },
+            comparison.seeds,
+            comparison.t_test.statistic,
+            format_p(comparison.t_test.p_value),
+            format_p(comparison.holm_p),
+            if comparison.significant() { " *" } else { "" },
+            comparison
+                .wilcoxon
+                .map_or_else(|| "-".to_owned(), |test| format_p(test.p_value)),
+            comparison
+                .hedges_g
+                .map_or_else(|| "-".to_owned(), |g| format!("{g:.2}")),
+        );
+    }
+    text.push('\n');
     text
 }
 
@@ -540,7 +709,7 @@ fn markdown_table(axis: &Axis, rows: &[Row<'_>]) -> String {
         text.push_str(if column.is_numeric() { "---:|" } else { "---|" });
     }
     text.push_str("---:|\n");
-    let best_label = ranked(rows, axis.primary).first().map(|(row, _)| row.label);
+    let best_label = best_of(rows, axis.primary).map(|(row, _)| row.label);
     for row in rows {
         let _ = write!(text, "| {} |", row.label);
         for column in &axis.columns {
@@ -553,7 +722,13 @@ fn markdown_table(axis: &Axis, rows: &[Row<'_>]) -> String {
         }
         let seeds = row.stats.map_or_else(
             || "0".to_owned(),
-            |stats| format!("{}/{}", stats.completed, stats.pairs),
+            |stats| {
+                if stats.completed > 0 && stats.completed < MIN_SEEDS_TO_RANK {
+                    format!("{}/{} (too few to rank)", stats.completed, stats.pairs)
+                } else {
+                    format!("{}/{}", stats.completed, stats.pairs)
+                }
+            },
         );
         let _ = writeln!(text, " {seeds} |");
     }
@@ -583,6 +758,13 @@ pub fn render_markdown(
         text.push_str(&markdown_table(axis, &rows));
         text.push('\n');
         let _ = writeln!(text, "{}\n", analysis(axis, &rows, numeric.get(&axis.name)));
+        if let Some((best, _)) = best_of(&rows, axis.primary) {
+            text.push_str(&significance_table(
+                axis.primary,
+                best.label,
+                &significance_of(axis.primary, best, &rows),
+            ));
+        }
         if axis.parameter.is_none()
             && plan.mode == Mode::OneFactor
             && let Some(comparison) = baseline_comparison(&rows)
@@ -632,7 +814,7 @@ pub fn render_markdown(
     let _ = writeln!(text, "## Files\n");
     let _ = writeln!(
         text,
-        "`results.csv` has one row per (point, seed) with every metric; the sweep directories hold `results.jsonl`, `sweep.json` and per-run `result.json`, `latents.npy` and `clusters.txt`. Standard deviations are over seeds (sample, n - 1); `convergence_stability` classes the silhouette spread: very_stable < 0.01 <= stable < 0.03 <= moderate < 0.06 <= high_variance."
+        "`results.csv` has one row per (point, seed) with every metric; the sweep directories hold `results.jsonl`, `sweep.json` and per-run `result.json`, `latents.npy` and `clusters.txt`. Standard deviations are over seeds (sample, n - 1). A best row has at least 3 completed seeds; its tests are two-sided paired t-tests by seed (Welch's where seeds differ), Holm-corrected within the axis, with Hedges' g and the Wilcoxon signed-rank p beside them. `convergence_stability` classes the silhouette spread: very_stable < 0.01 <= stable < 0.03 <= moderate < 0.06 <= high_variance."
     );
     text
 }
@@ -918,8 +1100,7 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
                 trained.push(*row);
             }
         }
-        let ranking = ranked(&trained, column);
-        let Some((best, best_summary)) = ranking.first() else {
+        let Some((best, best_summary)) = best_of(&trained, column) else {
             continue;
         };
         // PCA+KMeans on the same features as the best trained row.
@@ -947,7 +1128,7 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
             "On {} the best trained model, {} ({}), {verdict} PCA+KMeans on the same features ({}).",
             column.name(),
             best.label,
-            format_summary(column, best_summary),
+            format_summary(column, &best_summary),
             format_summary(column, pca_summary)
         ));
     }
@@ -981,6 +1162,9 @@ fn per_label_summary(
             let Some(ari) = scores.get(&Column::ARI) else {
                 continue;
             };
+            if ari.count < MIN_SEEDS_TO_RANK {
+                continue;
+            }
             let slot = match point.job {
                 Job::Train(_) => &mut best[0],
                 Job::Baseline { .. } => &mut best[1],
@@ -1050,7 +1234,7 @@ fn recommendation(
                         trained.push(*row);
                     }
                 }
-                if let Some((best, _)) = ranked(&trained, axis.primary).first() {
+                if let Some((best, _)) = best_of(&trained, axis.primary) {
                     match &axis.parameter {
                         Some(parameter) => choices.push(format!("{parameter} = {}", best.label)),
                         None => choices.push(format!("model {}", best.label)),
@@ -1069,13 +1253,13 @@ fn recommendation(
         Mode::Grid => {
             if let Some(axis) = plan.axes.first() {
                 let rows = rows_of(axis, plan, stats);
-                if let Some((best, summary)) = ranked(&rows, axis.primary).first() {
+                if let Some((best, summary)) = best_of(&rows, axis.primary) {
                     let _ = write!(
                         text,
                         "The best grid point by {} is {} ({}).",
                         axis.primary.name(),
                         best.label,
-                        format_summary(axis.primary, summary)
+                        format_summary(axis.primary, &summary)
                     );
                 }
             }
