@@ -22,7 +22,7 @@
 //! | `final_validation_loss` | final_validation_loss | lower | 3 | validation loss of the last epoch |
 //! | `reconstruction_loss` | reconstruction_loss | lower | 3 | reconstruction part of the last epoch's loss |
 //! | `kl_divergence` | kl_divergence | — | 3 | KL part (unweighted) of the last epoch's loss |
-//! | `converged_epoch` | converged_epoch | lower | 1 | epoch at which early stopping saw convergence |
+//! | `converged_epoch` | converged_epoch | lower | 1 | epoch by which the run made 95% of its own validation improvement |
 //! | `epochs_run` | epochs_run | lower | 1 | epochs trained |
 //! | `train_time_sec` | train_time_sec | lower | 2 | training wall time, seconds |
 //! | `memory_mb` | memory_mb | lower | 1 | peak resident memory of the run's process, MB |
@@ -271,7 +271,7 @@ pub static TABLE: [MetricInfo; 17] = [
         direction: Direction::Lower,
         decimals: 1,
         spread: true,
-        meaning: "epoch at which early stopping saw convergence",
+        meaning: "epoch by which the run made 95% of its own validation improvement",
         source: Source::Run(|result| result.converged_epoch.and_then(count)),
     },
     MetricInfo {

@@ -32,6 +32,53 @@ pub struct LossCurves {
     pub kl_divergence: Vec<f64>,
 }
 
+/// Share of a run's own total validation improvement that may still be
+/// ahead of it when [`converged_epoch`] counts it as converged.
+pub const CONVERGENCE_SHARE: f64 = 0.05;
+
+/// The epoch (1-based) at which a run converged, relative to its own
+/// progress: the first epoch from which the best validation loss so far
+/// is within [`CONVERGENCE_SHARE`] of the run's total improvement (from the
+/// first epoch after KL warm-up to the best loss of the run) above that
+/// best loss. The running best makes the answer robust to noisy curves
+/// and monotone: once reached it holds to the end.
+///
+/// A fast learner converges early, a steady slow learner late (near its
+/// last epoch, which also says it was still improving when it stopped), a
+/// plateau then a drop after the drop. A run that never improved after its
+/// first counted epoch converged there. `None` for an empty curve or one
+/// with a non-finite loss (a diverged run).
+///
+/// Early stopping keeps its own rule (`patience` epochs without a relative
+/// improvement above `tolerance`, see `songvae-train`): it decides when to
+/// stop, this says when the run had done its learning. They differ most
+/// for slow learners, whose per-epoch improvements are under `tolerance`
+/// from the start.
+#[must_use]
+pub fn converged_epoch(validation: &[f64], warmup_epochs: usize) -> Option<usize> {
+    if validation.is_empty() || validation.iter().any(|loss| !loss.is_finite()) {
+        return None;
+    }
+    let start = warmup_epochs.min(validation.len() - 1);
+    let mut running_best = Vec::with_capacity(validation.len() - start);
+    let mut best = f64::INFINITY;
+    for loss in &validation[start..] {
+        best = best.min(*loss);
+        running_best.push(best);
+    }
+    let total_improvement = validation[start] - best;
+    if total_improvement <= 0.0 {
+        return Some(start + 1);
+    }
+    let threshold = best + CONVERGENCE_SHARE * total_improvement;
+    for (offset, best_so_far) in running_best.iter().enumerate() {
+        if *best_so_far <= threshold {
+            return Some(start + offset + 1);
+        }
+    }
+    Some(validation.len())
+}
+
 /// What a run reports (written as `result.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
@@ -43,8 +90,8 @@ pub struct RunResult {
     pub diverged_epoch: Option<usize>,
     /// Epochs trained.
     pub epochs_run: usize,
-    /// First epoch after which the relative validation improvement stayed
-    /// under `tolerance` for `patience` epochs; `None` when it never did.
+    /// Epoch at which the run had made all but [`CONVERGENCE_SHARE`] of its
+    /// own validation improvement ([`converged_epoch`]); `None` when it diverged.
     pub converged_epoch: Option<usize>,
     /// Epochs at whose plateau the learning rate was multiplied by
     /// `plateau_factor` instead of stopping (`plateau_decays` of them at most).

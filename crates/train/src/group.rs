@@ -76,7 +76,6 @@ struct Member<'a> {
     early_stopping: EarlyStopping,
     learning_rate: f64,
     plateau_decay_epochs: Vec<usize>,
-    converged_epoch: Option<usize>,
     diverged_epoch: Option<usize>,
     adam_steps: i32,
     active: bool,
@@ -322,7 +321,6 @@ impl<'a> Member<'a> {
             early_stopping: EarlyStopping::default(),
             learning_rate: config.learning_rate,
             plateau_decay_epochs: Vec::new(),
-            converged_epoch: None,
             diverged_epoch: None,
             adam_steps: 0,
             active: true,
@@ -345,7 +343,7 @@ impl<'a> Member<'a> {
         self.curves.kl_divergence.push(parts[2] / seen);
         self.curves.validation_loss.push(validation);
         let mut ended = epoch >= self.config.max_epochs;
-        if let Some(plateau_epoch) = self.early_stopping.update(epoch, validation, self.config) {
+        if self.early_stopping.update(epoch, validation, self.config) {
             if self.plateau_decay_epochs.len() < self.config.plateau_decays {
                 // A plateau, not the end: a smaller step often finds the
                 // next descent (small datasets sit on several plateaus).
@@ -353,7 +351,6 @@ impl<'a> Member<'a> {
                 self.early_stopping.restart_patience();
                 self.plateau_decay_epochs.push(epoch);
             } else {
-                self.converged_epoch = Some(plateau_epoch);
                 ended = true;
             }
         }
@@ -521,7 +518,6 @@ fn finish(
         curves: member.curves.clone(),
         status,
         diverged_epoch: member.diverged_epoch,
-        converged_epoch: member.converged_epoch,
         plateau_decay_epochs: member.plateau_decay_epochs.clone(),
     };
     let mut result = result_of(

@@ -14,7 +14,7 @@ use songvae_models::device::resolve;
 use songvae_models::init::{initialise, standard_normal};
 use songvae_models::model::{Batch, SongModel, build, loss_parts, parameter_count};
 use songvae_run::config::RunConfig;
-use songvae_run::result::{LossCurves, RunResult, RunStatus};
+use songvae_run::result::{LossCurves, RunResult, RunStatus, converged_epoch};
 use songvae_run::spec::{Architecture, DataShape};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -249,7 +249,6 @@ pub(crate) struct Fit {
     pub(crate) curves: LossCurves,
     pub(crate) status: RunStatus,
     pub(crate) diverged_epoch: Option<usize>,
-    pub(crate) converged_epoch: Option<usize>,
     pub(crate) plateau_decay_epochs: Vec<usize>,
 }
 
@@ -269,7 +268,11 @@ pub(crate) fn result_of(
         status: fitted.status,
         diverged_epoch: fitted.diverged_epoch,
         epochs_run: fitted.diverged_epoch.unwrap_or(curves.train_loss.len()),
-        converged_epoch: fitted.converged_epoch,
+        converged_epoch: if fitted.diverged_epoch.is_some() {
+            None
+        } else {
+            converged_epoch(&curves.validation_loss, config.kl_warmup_epochs)
+        },
         plateau_decay_epochs: fitted.plateau_decay_epochs,
         final_train_loss: curves.train_loss.last().copied(),
         final_validation_loss: curves.validation_loss.last().copied(),
@@ -302,7 +305,6 @@ fn fit(
     let mut curves = LossCurves::default();
     let mut status = RunStatus::Completed;
     let mut diverged_epoch = None;
-    let mut converged_epoch = None;
     let mut early_stopping = EarlyStopping::default();
     let mut learning_rate = config.learning_rate;
     let mut plateau_decay_epochs = Vec::new();
@@ -361,7 +363,7 @@ fn fit(
         curves.validation_loss.push(validation);
         on_epoch(epoch, config.max_epochs, sums[0] / seen, validation);
 
-        if let Some(plateau_epoch) = early_stopping.update(epoch, validation, config) {
+        if early_stopping.update(epoch, validation, config) {
             if plateau_decay_epochs.len() < config.plateau_decays {
                 // A plateau, not the end: a smaller step often finds the
                 // next descent (small datasets sit on several plateaus).
@@ -371,7 +373,6 @@ fn fit(
                 plateau_decay_epochs.push(epoch);
                 continue;
             }
-            converged_epoch = Some(plateau_epoch);
             break;
         }
     }
@@ -379,7 +380,6 @@ fn fit(
         curves,
         status,
         diverged_epoch,
-        converged_epoch,
         plateau_decay_epochs,
     }
 }
@@ -401,20 +401,17 @@ impl Default for EarlyStopping {
 }
 
 impl EarlyStopping {
-    /// Takes an epoch's validation loss; returns the converged epoch when the
-    /// run should stop: the first epoch after which the relative improvement
-    /// over the best loss stayed at or under `tolerance` for `patience`
-    /// epochs, once `min_epochs` have run. During KL warm-up the loss changes
-    /// by construction, so the count waits until the warm-up is over.
-    pub(crate) fn update(
-        &mut self,
-        epoch: usize,
-        validation: f64,
-        config: &RunConfig,
-    ) -> Option<usize> {
+    /// Takes an epoch's validation loss; returns whether the run is at a
+    /// plateau and should stop (or decay its learning rate): the relative
+    /// improvement over the best loss stayed at or under `tolerance` for
+    /// `patience` epochs, once `min_epochs` have run. During KL warm-up the
+    /// loss changes by construction, so the count waits until the warm-up
+    /// is over. (What the run reports as its converged epoch is
+    /// `songvae_run::result::converged_epoch`, a rule of its own.)
+    pub(crate) fn update(&mut self, epoch: usize, validation: f64, config: &RunConfig) -> bool {
         if epoch <= config.kl_warmup_epochs {
             self.best_validation = validation;
-            return None;
+            return false;
         }
         let improvement = if self.best_validation.is_finite() {
             (self.best_validation - validation) / self.best_validation.abs().max(f64::MIN_POSITIVE)
@@ -427,8 +424,7 @@ impl EarlyStopping {
             self.epochs_without_progress += 1;
         }
         self.best_validation = self.best_validation.min(validation);
-        let stop = self.epochs_without_progress >= config.patience && epoch >= config.min_epochs;
-        stop.then(|| epoch - self.epochs_without_progress)
+        self.epochs_without_progress >= config.patience && epoch >= config.min_epochs
     }
 
     /// Starts the patience count again (after a learning-rate decay); the
@@ -577,13 +573,13 @@ pub fn peak_memory_mb() -> Option<f64> {
 mod tests {
     use super::*;
 
-    /// Feeds a validation curve; returns where it stopped and the converged epoch.
-    fn stop_of(curve: &[f64], config: &RunConfig) -> Option<(usize, usize)> {
+    /// Feeds a validation curve; returns the epoch at which it stopped.
+    fn stop_of(curve: &[f64], config: &RunConfig) -> Option<usize> {
         let mut early_stopping = EarlyStopping::default();
         for (index, validation) in curve.iter().enumerate() {
             let epoch = index + 1;
-            if let Some(converged) = early_stopping.update(epoch, *validation, config) {
-                return Some((epoch, converged));
+            if early_stopping.update(epoch, *validation, config) {
+                return Some(epoch);
             }
         }
         None
@@ -598,7 +594,7 @@ mod tests {
         };
         // Improves by 10 % per epoch until epoch 4, then by under 1 %.
         let curve = [100.0, 90.0, 81.0, 72.9, 72.5, 72.3, 72.2, 72.1];
-        assert_eq!(stop_of(&curve, &config), Some((7, 4)));
+        assert_eq!(stop_of(&curve, &config), Some(7));
         // A steadily improving curve never stops.
         let improving: Vec<f64> = (0..50).map(|epoch| 100.0 * 0.9f64.powi(epoch)).collect();
         assert_eq!(stop_of(&improving, &config), None);
@@ -616,7 +612,7 @@ mod tests {
         let curve = [
             90.0, 90.1, 90.2, 90.3, 90.3, 80.0, 70.0, 69.9, 69.8, 69.8, 69.9,
         ];
-        assert_eq!(stop_of(&curve, &config), Some((10, 7)));
+        assert_eq!(stop_of(&curve, &config), Some(10));
     }
 
     #[test]
@@ -631,10 +627,7 @@ mod tests {
         let curve = [10.0, 9.0, 9.0, 9.0, 8.0, 8.0, 8.0];
         let mut plateaus = Vec::new();
         for (index, validation) in curve.iter().enumerate() {
-            if early_stopping
-                .update(index + 1, *validation, &config)
-                .is_some()
-            {
+            if early_stopping.update(index + 1, *validation, &config) {
                 plateaus.push(index + 1);
                 early_stopping.restart_patience();
             }
@@ -652,6 +645,6 @@ mod tests {
         };
         // Rising during warm-up (the KL weight grows), flat afterwards.
         let curve = [10.0, 11.0, 12.0, 13.0, 13.0, 13.0, 13.0];
-        assert_eq!(stop_of(&curve, &config), Some((6, 4)));
+        assert_eq!(stop_of(&curve, &config), Some(6));
     }
 }
