@@ -18,7 +18,7 @@ fn a_fast_learner_converges_early_and_a_slow_one_late() {
     let fast = geometric(90.0, 50.0, 0.5, 100);
     // Steady slow learner: a straight descent, 0.004 per epoch (its
     // relative improvement, 5e-5, is under any usual tolerance).
-    let slow: Vec<f64> = (0..100).map(|epoch| 88.0 - 0.004 * epoch as f64).collect();
+    let slow: Vec<f64> = (0..100).map(|epoch| 88.0 - 0.004 * f64::from(epoch)).collect();
     let fast_epoch = converged_epoch(&fast, 0).unwrap();
     let slow_epoch = converged_epoch(&slow, 0).unwrap();
     // Fast: the gap falls under 5% of 40 after 5 halvings.
@@ -57,7 +57,7 @@ fn noise_does_not_move_it_much() {
 #[test]
 fn warm_up_epochs_are_not_counted_and_edge_cases_are_defined() {
     // The loss rises during a 10-epoch warm-up (KL weight growing), then falls.
-    let mut curve: Vec<f64> = (0..10).map(|epoch| 50.0 + epoch as f64).collect();
+    let mut curve: Vec<f64> = (0..10).map(|epoch| 50.0 + f64::from(epoch)).collect();
     curve.extend(geometric(60.0, 40.0, 0.5, 30));
     let epoch = converged_epoch(&curve, 10).unwrap();
     assert!(epoch > 10 && epoch < 20, "{epoch}");
