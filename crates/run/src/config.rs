@@ -7,6 +7,7 @@ use songvae_metrics::gaussian_mixture::CovarianceType;
 use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig};
 
 use crate::device::DeviceChoice;
+use crate::machine::Kernels;
 use crate::spec::{Activation, Architecture, ModelSpec};
 
 use crate::error::{Error, Result};
@@ -37,6 +38,7 @@ use crate::error::{Error, Result};
 /// | `seed` | 0 | any u64 |
 /// | `device` | `auto` | `auto`, `cpu`, `cuda`, `cuda:N` |
 /// | `intra_op_threads` | 1 | 1 ..= 256; set once per process by the binary |
+/// | `kernels` | `strict` | `strict` (the same CPU kernels, so the same numbers, on Intel and AMD) or `native` (the libraries pick for the processor); see [`crate::machine::Kernels`]; set once per process |
 /// | `clustering` | `{"algorithm": "kmeans"}` | see `songvae_metrics::scoring::ClusteringConfig` |
 ///
 /// Valid by construction when parsed: deserialising checks every range
@@ -96,6 +98,9 @@ pub struct RunConfig {
     pub device: DeviceChoice,
     /// libtorch intra-op threads of the hosting process.
     pub intra_op_threads: usize,
+    /// CPU kernel paths of the hosting process.
+    #[serde(skip_serializing_if = "is_default")]
+    pub kernels: Kernels,
     /// How the latent means are clustered afterwards.
     pub clustering: ClusteringConfig,
 }
@@ -125,6 +130,7 @@ impl Default for RunConfig {
             seed: 0,
             device: DeviceChoice::Auto,
             intra_op_threads: 1,
+            kernels: Kernels::Strict,
             clustering: ClusteringConfig::default(),
         }
     }
@@ -174,8 +180,8 @@ impl<'de> Deserialize<'de> for RunConfig {
 
 /// What runs trained as one stacked group share (see
 /// `songvae_train::group`): the architecture and every shape, the batch
-/// size, the validation fraction (the split sizes), the device and the
-/// threads. Members may differ in everything else: seed, learning rate,
+/// size, the validation fraction (the split sizes), the device, the
+/// threads and the kernels. Members may differ in everything else: seed, learning rate,
 /// beta, KL warm-up, epochs, patience, tolerance, plateau decays, gradient
 /// clip and the clustering step.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -190,6 +196,8 @@ pub struct GroupKey {
     pub device: DeviceChoice,
     /// libtorch threads of the hosting process.
     pub intra_op_threads: usize,
+    /// CPU kernel paths of the hosting process.
+    pub kernels: Kernels,
 }
 
 impl RunConfig {
@@ -203,6 +211,7 @@ impl RunConfig {
             validation_fraction_bits: self.validation_fraction.to_bits(),
             device: self.device,
             intra_op_threads: self.intra_op_threads,
+            kernels: self.kernels,
         })
     }
 
@@ -380,6 +389,10 @@ mod tests {
             (r#"{"clustering": {"k": 1}}"#, "clustering.k"),
             (r#"{"architecture": "cvae"}"#, "condition"),
             (r#"{"intra_op_threads": 0}"#, "intra_op_threads"),
+            (
+                r#"{"kernels": "fastest"}"#,
+                "unknown variant `fastest`, expected `strict` or `native`",
+            ),
             (r#"{"min_epochs": 500, "max_epochs": 100}"#, "min_epochs"),
             (r#"{"plateau_decays": 11}"#, "plateau_decays"),
             (r#"{"plateau_factor": 1.0}"#, "plateau_factor"),
@@ -406,6 +419,7 @@ mod tests {
             "bounded_code",
             "plateau_decays",
             "plateau_factor",
+            "kernels",
         ] {
             assert!(json.get(key).is_none(), "{key} is written at its default");
         }

@@ -119,6 +119,13 @@ pub struct RunResult {
     pub parameters: i64,
     /// The device it ran on, for example `cpu` or `cuda:0`.
     pub device: String,
+    /// The processor's model name (`/proc/cpuinfo`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processor: Option<String>,
+    /// The CPU kernel variables the process ran with, `NAME=value`
+    /// ([`crate::machine`]; empty: the libraries chose for the processor).
+    #[serde(default)]
+    pub kernel_environment: Vec<String>,
     /// Tracks trained on and held out.
     pub train_tracks: usize,
     /// Tracks held out for validation.

@@ -18,7 +18,9 @@ fn a_fast_learner_converges_early_and_a_slow_one_late() {
     let fast = geometric(90.0, 50.0, 0.5, 100);
     // Steady slow learner: a straight descent, 0.004 per epoch (its
     // relative improvement, 5e-5, is under any usual tolerance).
-    let slow: Vec<f64> = (0..100).map(|epoch| 88.0 - 0.004 * f64::from(epoch)).collect();
+    let slow: Vec<f64> = (0..100)
+        .map(|epoch| 88.0 - 0.004 * f64::from(epoch))
+        .collect();
     let fast_epoch = converged_epoch(&fast, 0).unwrap();
     let slow_epoch = converged_epoch(&slow, 0).unwrap();
     // Fast: the gap falls under 5% of 40 after 5 halvings.

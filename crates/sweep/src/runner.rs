@@ -38,6 +38,7 @@ use songvae_metrics::scoring::{ClusteringConfig, cluster_and_score, cluster_coun
 use songvae_run::config::GroupKey;
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
+use songvae_run::machine::Kernels;
 use songvae_run::metric::Metric;
 use songvae_run::result::{
     GroupFile, GroupMember, OutcomeStatus, RunOutcome, RunResult, SWEEP_PID_VARIABLE,
@@ -111,19 +112,8 @@ impl Machine {
     /// Reads the CPU model from `/proc/cpuinfo` and the core count.
     #[must_use]
     pub fn detect(device: &str, jobs: usize) -> Self {
-        let mut cpu = "unknown CPU".to_owned();
-        if let Ok(info) = std::fs::read_to_string("/proc/cpuinfo") {
-            for line in info.lines() {
-                if let Some((key, value)) = line.split_once(':')
-                    && key.trim() == "model name"
-                {
-                    value.trim().clone_into(&mut cpu);
-                    break;
-                }
-            }
-        }
         Self {
-            cpu,
+            cpu: songvae_run::machine::processor().unwrap_or_else(|| "unknown CPU".to_owned()),
             cores: std::thread::available_parallelism().map_or(1, usize::from),
             device: device.to_owned(),
             jobs,
@@ -698,7 +688,7 @@ impl ChildProcessExecutor<'_> {
         let status_and_outcome = (|| {
             let (config_path, outcome_path) = prepare_run_dir(run_dir, &config)?;
             let mut child = self
-                .trainer_command(features_dir)
+                .trainer_command(features_dir, config.kernels)
                 .arg("--config")
                 .arg(&config_path)
                 .arg("--out")
@@ -791,8 +781,10 @@ fn line_of_outcome(
 
 impl ChildProcessExecutor<'_> {
     /// `songvae-train --features DIR --quiet`, told its sweep's process id,
-    /// no input, stderr piped (its last line explains a crash).
-    fn trainer_command(&self, features_dir: &Path) -> Command {
+    /// started with the kernel variables of `kernels` (so it need not start
+    /// itself again to set them), no input, stderr piped (its last line
+    /// explains a crash).
+    fn trainer_command(&self, features_dir: &Path, kernels: Kernels) -> Command {
         let mut command = Command::new(&self.trainer);
         command
             .arg("--features")
@@ -801,6 +793,9 @@ impl ChildProcessExecutor<'_> {
             .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
             .stdin(Stdio::null())
             .stderr(Stdio::piped());
+        for (name, value) in kernels.environment() {
+            command.env(name, value);
+        }
         command
     }
 
@@ -889,13 +884,18 @@ impl ChildProcessExecutor<'_> {
         let group_path = sweep_dir
             .join("runs")
             .join(format!("group-{}-seed-{}.json", first.point.id, first.seed));
+        // Members share their group key, kernels included.
+        let kernels = match &first.point.job {
+            Job::Train(config) => config.kernels,
+            Job::Baseline { .. } => Kernels::default(),
+        };
         let spawned = serde_json::to_string_pretty(&group)
             .map_err(|error| error.to_string())
             .and_then(|json| {
                 write_atomic(&group_path, json.as_bytes()).map_err(|error| error.to_string())
             })
             .and_then(|()| {
-                self.trainer_command(&features_dir)
+                self.trainer_command(&features_dir, kernels)
                     .arg("--group")
                     .arg(&group_path)
                     .stdout(Stdio::piped())

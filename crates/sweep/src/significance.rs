@@ -121,9 +121,10 @@ fn compare_one(best: SeedValues<'_>, other: SeedValues<'_>) -> Option<Comparison
     let best_values: Vec<f64> = best.iter().map(|(_, value)| *value).collect();
     let other_values: Vec<f64> = other.iter().map(|(_, value)| *value).collect();
     let hedges_g = hedges_g(&best_values, &other_values);
-    if best_shared.len() >= 2
-        && let Some(t_test) = paired_t_test(&best_shared, &other_shared)
-    {
+    if best_shared.len() >= 2 {
+        // Rows that share seeds are compared pair by pair; identical
+        // pairs have no test (not a Welch test of the same values).
+        let t_test = paired_t_test(&best_shared, &other_shared)?;
         return Some(Comparison {
             pairing: Pairing::Paired,
             seeds: best_shared.len(),
@@ -173,8 +174,20 @@ fn normal_two_sided(statistic: f64) -> f64 {
     (2.0 * standard.sf(statistic.abs())).min(1.0)
 }
 
+/// A difference without spread: certain where it is not zero (scipy's
+/// `t = ±inf`, `p = 0`), untestable where it is.
+fn constant_difference(difference: f64) -> Option<TestResult> {
+    if difference == 0.0 {
+        return None;
+    }
+    Some(TestResult {
+        statistic: difference.signum() * f64::INFINITY,
+        p_value: 0.0,
+    })
+}
+
 /// Welch's t-test of `first` against `second` (`ttest_ind(equal_var=False)`).
-/// `None` with fewer than two values in either, or both constant.
+/// `None` with fewer than two values in either, or both constant and equal.
 #[must_use]
 pub fn welch_t_test(first: &[f64], second: &[f64]) -> Option<TestResult> {
     if first.len() < 2 || second.len() < 2 {
@@ -186,7 +199,9 @@ pub fn welch_t_test(first: &[f64], second: &[f64]) -> Option<TestResult> {
     let second_share = second_variance / second.len() as f64;
     let standard_error_squared = first_share + second_share;
     if standard_error_squared <= 0.0 {
-        return None;
+        // Both rows constant: scipy's infinite t (p = 0) where the means
+        // differ, no test where they are the same.
+        return constant_difference(first_mean - second_mean);
     }
     let statistic = (first_mean - second_mean) / standard_error_squared.sqrt();
     let degrees_of_freedom = standard_error_squared * standard_error_squared
@@ -199,7 +214,7 @@ pub fn welch_t_test(first: &[f64], second: &[f64]) -> Option<TestResult> {
 }
 
 /// The paired t-test of `first` against `second`, pair by pair
-/// (`ttest_rel`). `None` with fewer than two pairs or constant differences.
+/// (`ttest_rel`). `None` with fewer than two pairs or all differences zero.
 #[must_use]
 pub fn paired_t_test(first: &[f64], second: &[f64]) -> Option<TestResult> {
     if first.len() != second.len() || first.len() < 2 {
@@ -211,7 +226,7 @@ pub fn paired_t_test(first: &[f64], second: &[f64]) -> Option<TestResult> {
     }
     let (mean, variance) = mean_and_variance(&differences);
     if variance <= 0.0 {
-        return None;
+        return constant_difference(mean);
     }
     let statistic = mean / (variance / differences.len() as f64).sqrt();
     Some(TestResult {
@@ -470,7 +485,10 @@ mod tests {
     #[test]
     fn constant_rows_have_no_test() {
         assert!(welch_t_test(&[1.0, 1.0], &[1.0, 1.0]).is_none());
-        assert!(paired_t_test(&[1.0, 2.0], &[0.0, 1.0]).is_none());
+        assert!(paired_t_test(&[1.0, 2.0], &[1.0, 2.0]).is_none());
+        let certain = paired_t_test(&[1.0, 2.0], &[0.0, 1.0]).unwrap();
+        assert!(certain.statistic.is_infinite() && certain.p_value == 0.0);
+        assert!(compare(&[(0, 1.0), (1, 2.0)], &[&[(0, 1.0), (1, 2.0)]])[0].is_none());
         assert!(wilcoxon(&[1.0, 2.0], &[1.0, 2.0]).is_none());
         assert!(hedges_g(&[1.0], &[1.0, 2.0]).is_none());
         assert!(seeds_for_power(0.0, 3).is_none());

@@ -1147,7 +1147,8 @@ pub fn point_id(job: &Job, feature_set: &str) -> String {
 /// `plateau_factor` (only when not at their defaults), `gradient_clip`,
 /// `kl_warmup_epochs`, `validation_fraction`, `condition`, `seed` and
 /// `device` as the constants `0` and `"auto"` (a point's runs differ in
-/// seed and device, its id does not), `intra_op_threads` and the clustering
+/// seed and device, its id does not), `intra_op_threads`, `kernels` (only
+/// when not at its default) and the clustering
 /// (`algorithm`, `k`, `n_init`, and `covariance` only when not `full`). A
 /// baseline writes its `kind`, `components` and clustering. The text is the
 /// compact JSON those keys have always had, so ids written before this
@@ -1194,6 +1195,7 @@ pub fn point_identity(job: &Job, feature_set: &str) -> String {
             fields.push("seed", &0u64);
             fields.push("device", &DeviceChoice::Auto);
             fields.push("intra_op_threads", &config.intra_op_threads);
+            fields.push_unless_default("kernels", &config.kernels, &defaults.kernels);
             fields.push_raw("clustering", &clustering_identity(&config.clustering));
             format!("{{\"train\":{}}}", fields.object())
         }

@@ -2,8 +2,9 @@
 //!
 //! `cargo xtask train` builds the features (in process, no libtorch) and then
 //! runs this binary; a sweep runs it once per training pair, with
-//! `--outcome` and `--quiet`. It sets libtorch's thread count once, from the
-//! config, before any tensor exists; that is the only place it is set.
+//! `--outcome` and `--quiet`. It sets libtorch's thread count and CPU
+//! kernel variables once, from the config, before any tensor exists; that is
+//! the only place they are set.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use songvae_features::cache::write_atomic;
 use songvae_features::training_data::TrainingData;
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
+use songvae_run::machine::Kernels;
 use songvae_run::result::{GroupFile, OutcomeStatus, RunOutcome, RunResult};
 use songvae_train::group::train_group;
 use songvae_train::output::{train_to_directory, write_outputs};
@@ -70,12 +72,70 @@ fn end_with_the_sweep() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Set in the environment of a `songvae-train` that started itself again
+/// with its kernel variables, so that it never does so twice.
+const KERNELS_RESTART_VARIABLE: &str = "SONGVAE_KERNELS_SET";
+
+/// Gives this process the kernel variables of `kernels`
+/// (`songvae_run::machine`). MKL and oneDNN read them once, when they
+/// initialise, and a safe program cannot change its own environment, so
+/// when one differs the binary starts itself again in place (`exec`: the
+/// same process id and arguments) with them set. Called before the first
+/// tensor.
+fn use_kernels(kernels: Kernels) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    for (name, value) in kernels.environment() {
+        if std::env::var(name).ok().as_deref() != Some(*value) {
+            missing.push((*name, *value));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if std::env::var_os(KERNELS_RESTART_VARIABLE).is_some() {
+        anyhow::bail!(
+            "cannot set {} for the {} kernels",
+            missing[0].0,
+            kernels.name()
+        );
+    }
+    restart_with(kernels.environment())
+}
+
+#[cfg(unix)]
+fn restart_with(variables: &[(&str, &str)]) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let binary = std::env::current_exe().context("cannot find the songvae-train binary")?;
+    let mut command = std::process::Command::new(binary);
+    command.args(std::env::args_os().skip(1));
+    for (name, value) in variables {
+        command.env(name, value);
+    }
+    command.env(KERNELS_RESTART_VARIABLE, "1");
+    // `exec` returns only when it failed.
+    let error = command.exec();
+    Err(error).context("cannot start songvae-train again with its kernel variables")
+}
+
+#[cfg(not(unix))]
+fn restart_with(variables: &[(&str, &str)]) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "set {} in the environment before starting songvae-train (strict kernels)",
+        variables
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}
+
 fn run(args: &Args, config_path: &Path, out: &Path) -> anyhow::Result<RunResult> {
     end_with_the_sweep()?;
     let mut config = RunConfig::from_file(config_path)?;
     if let Some(device) = args.device {
         config.device = device;
     }
+    use_kernels(config.kernels)?;
     tch::set_num_threads(i32::try_from(config.intra_op_threads).context("intra_op_threads")?);
     let progress = if args.quiet {
         ProgressBar::hidden()
@@ -140,6 +200,9 @@ fn run_group(args: &Args, group_path: &Path) -> anyhow::Result<()> {
                 config.device = device;
             }
             configs.push(config);
+        }
+        if let Some(first) = configs.first() {
+            use_kernels(first.kernels)?;
         }
         let threads = configs.first().map_or(1, |config| config.intra_op_threads);
         tch::set_num_threads(i32::try_from(threads).context("intra_op_threads")?);

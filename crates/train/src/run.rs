@@ -284,6 +284,8 @@ pub(crate) fn result_of(
         memory_mb: None,
         parameters,
         device: device_name(device),
+        processor: songvae_run::machine::processor(),
+        kernel_environment: songvae_run::machine::kernel_environment(),
         train_tracks: tracks.0,
         validation_tracks: tracks.1,
     }
