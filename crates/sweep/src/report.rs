@@ -1080,7 +1080,8 @@ fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
 }
 
 /// Whether the best trained model beats the PCA + k-means baseline on the
-/// external scores, by more than the across-seed spread.
+/// external scores: one two-sided test (paired by seed where the rows share
+/// seeds), p below [`significance::ALPHA`].
 fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
     let is_pca = |row: &&Row<'_>| {
         matches!(
@@ -1104,25 +1105,41 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
             continue;
         };
         // PCA+KMeans on the same features as the best trained row.
-        let Some(pca_summary) = rows
+        let Some(pca) = rows
             .iter()
             .filter(is_pca)
             .find(|row| row.features == best.features)
-            .and_then(|pca| pca.stats)
-            .and_then(|stats| stats.metrics.get(&column))
         else {
             continue;
         };
-        let difference = best_summary.mean - pca_summary.mean;
-        let spread = best_summary.std.max(pca_summary.std);
-        let verdict = if difference > spread {
-            "beats"
-        } else if difference > 0.0 {
-            "edges out, within the seed spread,"
-        } else if -difference > spread {
-            "loses to"
-        } else {
-            "does not beat, within the seed spread,"
+        let Some(pca_summary) = pca.stats.and_then(|stats| stats.metrics.get(&column)) else {
+            continue;
+        };
+        // One planned comparison: its own test, no correction.
+        let pca_rows = [*pca];
+        let test = significance_of(column, best, &pca_rows)
+            .first()
+            .and_then(|against| against.comparison);
+        let verdict = match test {
+            Some(comparison) if comparison.holm_p < significance::ALPHA => {
+                let direction = if comparison.t_test.statistic > 0.0 {
+                    "beats"
+                } else {
+                    "loses to"
+                };
+                format!(
+                    "{direction} (p = {}, g = {})",
+                    format_p(comparison.holm_p),
+                    comparison
+                        .hedges_g
+                        .map_or_else(|| "n/a".to_owned(), |g| format!("{g:.2}"))
+                )
+            }
+            Some(comparison) => format!(
+                "is not shown different from (p = {})",
+                format_p(comparison.holm_p)
+            ),
+            None => "cannot be tested against".to_owned(),
         };
         sentences.push(format!(
             "On {} the best trained model, {} ({}), {verdict} PCA+KMeans on the same features ({}).",
