@@ -45,9 +45,11 @@ pub const CONVERGENCE_SHARE: f64 = 0.05;
 ///
 /// A fast learner converges early, a steady slow learner late (near its
 /// last epoch, which also says it was still improving when it stopped), a
-/// plateau then a drop after the drop. A run that never improved after its
-/// first counted epoch converged there. `None` for an empty curve or one
-/// with a non-finite loss (a diverged run).
+/// plateau then a drop after the drop. `None` for a run that did not learn
+/// (its best loss is not below its first counted epoch's by more than
+/// `tolerance` of it, the relative improvement early stopping counts as
+/// progress: a flat curve's "convergence" would be noise), for an empty
+/// curve, and for one with a non-finite loss (a diverged run).
 ///
 /// Early stopping keeps its own rule (`patience` epochs without a relative
 /// improvement above `tolerance`, see `songvae-train`): it decides when to
@@ -55,7 +57,7 @@ pub const CONVERGENCE_SHARE: f64 = 0.05;
 /// for slow learners, whose per-epoch improvements are under `tolerance`
 /// from the start.
 #[must_use]
-pub fn converged_epoch(validation: &[f64], warmup_epochs: usize) -> Option<usize> {
+pub fn converged_epoch(validation: &[f64], warmup_epochs: usize, tolerance: f64) -> Option<usize> {
     if validation.is_empty() || validation.iter().any(|loss| !loss.is_finite()) {
         return None;
     }
@@ -67,8 +69,8 @@ pub fn converged_epoch(validation: &[f64], warmup_epochs: usize) -> Option<usize
         running_best.push(best);
     }
     let total_improvement = validation[start] - best;
-    if total_improvement <= 0.0 {
-        return Some(start + 1);
+    if total_improvement <= tolerance * validation[start].abs() || total_improvement <= 0.0 {
+        return None;
     }
     let threshold = best + CONVERGENCE_SHARE * total_improvement;
     for (offset, best_so_far) in running_best.iter().enumerate() {
@@ -91,7 +93,8 @@ pub struct RunResult {
     /// Epochs trained.
     pub epochs_run: usize,
     /// Epoch at which the run had made all but [`CONVERGENCE_SHARE`] of its
-    /// own validation improvement ([`converged_epoch`]); `None` when it diverged.
+    /// own validation improvement ([`converged_epoch`]); `None` when it
+    /// diverged or did not learn.
     pub converged_epoch: Option<usize>,
     /// Epochs at whose plateau the learning rate was multiplied by
     /// `plateau_factor` instead of stopping (`plateau_decays` of them at most).

@@ -271,7 +271,11 @@ pub(crate) fn result_of(
         converged_epoch: if fitted.diverged_epoch.is_some() {
             None
         } else {
-            converged_epoch(&curves.validation_loss, config.kl_warmup_epochs)
+            converged_epoch(
+                &curves.validation_loss,
+                config.kl_warmup_epochs,
+                config.tolerance,
+            )
         },
         plateau_decay_epochs: fitted.plateau_decay_epochs,
         final_train_loss: curves.train_loss.last().copied(),
