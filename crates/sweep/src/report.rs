@@ -814,7 +814,7 @@ pub fn render_markdown(
     let _ = writeln!(text, "## Files\n");
     let _ = writeln!(
         text,
-        "`results.csv` has one row per (point, seed) with every metric; the sweep directories hold `results.jsonl`, `sweep.json` and per-run `result.json`, `latents.npy` and `clusters.txt`. Standard deviations are over seeds (sample, n - 1). A best row has at least 3 completed seeds; its tests are two-sided paired t-tests by seed (Welch's where seeds differ), Holm-corrected within the axis, with Hedges' g and the Wilcoxon signed-rank p beside them. `convergence_stability` classes the silhouette spread: very_stable < 0.01 <= stable < 0.03 <= moderate < 0.06 <= high_variance."
+        "`results.csv` has one row per (point, seed) with every metric; the sweep directories hold `results.jsonl`, `sweep.json` and per-run `result.json`, `latents.npy` and `clusters.txt`. Standard deviations are over seeds (sample, n - 1). `converged_epoch` is the epoch by which a run made 95% of its own validation improvement, `-` where no run of the row learned (no improvement beyond its tolerance) or every run diverged. A best row has at least 3 completed seeds; its tests are two-sided paired t-tests by seed (Welch's where seeds differ), Holm-corrected within the axis, with Hedges' g and the Wilcoxon signed-rank p beside them. `convergence_stability` classes the silhouette spread: very_stable < 0.01 <= stable < 0.03 <= moderate < 0.06 <= high_variance."
     );
     text
 }
