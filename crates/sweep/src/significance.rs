@@ -34,6 +34,8 @@
 
 use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
+use crate::aggregate::summarise;
+
 /// Level of the corrected tests.
 pub const ALPHA: f64 = 0.05;
 
@@ -145,18 +147,12 @@ fn compare_one(best: SeedValues<'_>, other: SeedValues<'_>) -> Option<Comparison
     })
 }
 
+/// Mean and sample variance (n - 1) of at least two values, by the
+/// report's one summary of seeds ([`summarise`]).
 fn mean_and_variance(values: &[f64]) -> (f64, f64) {
-    let count = values.len() as f64;
-    let mut sum = 0.0;
-    for value in values {
-        sum += value;
-    }
-    let mean = sum / count;
-    let mut squares = 0.0;
-    for value in values {
-        squares += (value - mean) * (value - mean);
-    }
-    (mean, squares / (count - 1.0))
+    summarise(values).map_or((f64::NAN, f64::NAN), |summary| {
+        (summary.mean, summary.std * summary.std)
+    })
 }
 
 fn student_two_sided(statistic: f64, degrees_of_freedom: f64) -> f64 {
