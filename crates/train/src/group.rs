@@ -7,8 +7,8 @@
 //! (the same split, initialisation, batch order and noise streams), and
 //! nothing of one member reaches another: the group loss is the sum of the
 //! members' losses, Adam keeps per-member state and step counts, gradient
-//! clipping takes each member's own norm, and a member that has ended is
-//! masked out of every update. So a run's numbers do not depend on the
+//! clipping takes each member's own norm, and a member that has ended
+//! leaves the stack (its parameters and Adam state with it). So a run's numbers do not depend on the
 //! group it trained in; a run alone is a group of one
 //! (`crates/train/tests/groups.rs` checks both).
 //!
@@ -110,23 +110,21 @@ impl MemberAdam {
         }
     }
 
-    /// One step for the active members: `torch.optim.Adam`'s update with
-    /// each member's learning rate and step count; ended members' parameters
-    /// and state stay as they are.
+    /// One step for every member (ended members have left the stack):
+    /// `torch.optim.Adam`'s update, in its own in-place form (`lerp_` for
+    /// the moments, the bias-corrected denominator, one `addcdiv_`), with
+    /// each member's learning rate and step count.
     fn step(&mut self, parameters: &[Tensor], members: &mut [Member<'_>], device: Device) {
         let mut step_sizes = Vec::with_capacity(members.len());
         let mut corrections = Vec::with_capacity(members.len());
-        let mut active = Vec::with_capacity(members.len());
         for member in members.iter_mut() {
-            if member.active {
-                member.adam_steps += 1;
-            }
-            let steps = member.adam_steps.max(1);
+            member.adam_steps += 1;
+            let steps = member.adam_steps;
             let correction1 = 1.0 - BETA1.powi(steps);
             let correction2 = 1.0 - BETA2.powi(steps);
-            step_sizes.push((member.learning_rate / correction1) as f32);
+            // Negative: `addcdiv_` adds, the step descends.
+            step_sizes.push((-member.learning_rate / correction1) as f32);
             corrections.push(correction2.sqrt() as f32);
-            active.push(member.active);
         }
         let shape = [members.len() as i64, 1, 1];
         let step_size = Tensor::from_slice(&step_sizes)
@@ -135,19 +133,17 @@ impl MemberAdam {
         let correction = Tensor::from_slice(&corrections)
             .view(shape)
             .to_device(device);
-        let mask = Tensor::from_slice(&active).view(shape).to_device(device);
         tch::no_grad(|| {
             for (index, parameter) in parameters.iter().enumerate() {
                 let gradient = parameter.grad();
-                let exp_avg = &self.exp_avg[index] * BETA1 + &gradient * (1.0 - BETA1);
-                let exp_avg_sq =
-                    &self.exp_avg_sq[index] * BETA2 + &gradient * &gradient * (1.0 - BETA2);
-                let denominator = exp_avg_sq.sqrt() / &correction + EPSILON;
-                let updated = parameter - &step_size * &exp_avg / denominator;
-                self.exp_avg[index] = exp_avg.where_self(&mask, &self.exp_avg[index]);
-                self.exp_avg_sq[index] = exp_avg_sq.where_self(&mask, &self.exp_avg_sq[index]);
+                let _ = self.exp_avg[index].lerp_(&gradient, 1.0 - BETA1);
+                let _ = self.exp_avg_sq[index].lerp_(&gradient.square(), 1.0 - BETA2);
+                let mut denominator = self.exp_avg_sq[index].sqrt();
+                let _ = denominator.g_div_(&correction);
+                let _ = denominator.g_add_scalar_(EPSILON);
+                let _ = denominator.g_div_(&step_size);
                 let mut target = parameter.shallow_clone();
-                target.copy_(&updated.where_self(&mask, parameter));
+                let _ = target.addcdiv_(&self.exp_avg[index], &denominator);
             }
         });
     }
@@ -367,7 +363,7 @@ struct GroupContext<'a> {
     parameters: i64,
 }
 
-/// One epoch of Adam steps for the active members; returns, read once,
+/// One epoch of Adam steps for the members (all active); returns, read once,
 /// each member's summed train loss, then reconstruction, then KL parts
 /// (each weighted by the batch length), `3 x members` values.
 fn train_epoch(
@@ -383,17 +379,13 @@ fn train_epoch(
     let variational = members[0].config.architecture.is_variational();
     let batch_size = members[0].config.batch_size;
     let feature_dim = context.data.features.ncols() as i64;
+    // Every member here is active: ended members left the stack.
     let mut weights = Vec::with_capacity(members.len());
-    let mut mask = Vec::with_capacity(members.len());
     for member in members.iter_mut() {
-        if member.active {
-            member.order.shuffle(&mut member.shuffle);
-        }
+        member.order.shuffle(&mut member.shuffle);
         weights.push(kl_weight(member.config, epoch) as f32);
-        mask.push(if member.active { 1.0f32 } else { 0.0 });
     }
     let weights = Tensor::from_slice(&weights).to_device(context.device);
-    let mask = Tensor::from_slice(&mask).to_device(context.device);
     let mut sums = Tensor::zeros([3, count], (Kind::Double, context.device));
     let train_count = members[0].train.len();
     let mut start = 0;
@@ -412,24 +404,17 @@ fn train_epoch(
         let noise = variational.then(|| {
             let mut draws = Vec::with_capacity(members.len());
             for member in members.iter_mut() {
-                if member.active {
-                    draws.push(standard_normal(
-                        &mut member.noise,
-                        &[length as i64, latent],
-                        context.device,
-                    ));
-                } else {
-                    draws.push(Tensor::zeros(
-                        [length as i64, latent],
-                        (Kind::Float, context.device),
-                    ));
-                }
+                draws.push(standard_normal(
+                    &mut member.noise,
+                    &[length as i64, latent],
+                    context.device,
+                ));
             }
             Tensor::stack(&draws, 0)
         });
         let (reconstruction, kl) = model.loss_parts(&input, noise.as_ref());
         let per_member = &reconstruction + &kl * &weights;
-        let total = (&per_member * &mask).sum(Kind::Float);
+        let total = per_member.sum(Kind::Float);
         for parameter in parameters {
             let mut gradient = parameter.grad();
             if gradient.defined() {
