@@ -123,6 +123,8 @@ pub struct PointStats {
     pub completed_seeds: Vec<u64>,
     /// Statistics of ARI, NMI and purity against each label column, by label.
     pub labels: BTreeMap<String, BTreeMap<Column, Summary>>,
+    /// The values behind `labels`: `(seed, value)` by label and column, by seed.
+    pub label_seed_values: BTreeMap<String, BTreeMap<Column, Vec<(u64, f64)>>>,
 }
 
 /// The external scores that every label column gets.
@@ -209,21 +211,28 @@ pub fn aggregate(lines: &[ResultLine]) -> BTreeMap<String, PointStats> {
         }
         for label in scored_labels(point_lines.iter().copied()) {
             for column in LABEL_COLUMNS {
-                let mut values = Vec::new();
+                let mut seed_values = Vec::new();
                 for line in &point_lines {
                     if line.status == PairStatus::Completed
                         && let Some(value) = line.label_metric(&label, column)
                         && value.is_finite()
                     {
-                        values.push(value);
+                        seed_values.push((line.seed, value));
                     }
                 }
+                seed_values.sort_by_key(|(seed, _)| *seed);
+                let values: Vec<f64> = seed_values.iter().map(|(_, value)| *value).collect();
                 if let Some(summary) = summarise(&values) {
                     point_stats
                         .labels
                         .entry(label.clone())
                         .or_default()
                         .insert(column, summary);
+                    point_stats
+                        .label_seed_values
+                        .entry(label.clone())
+                        .or_default()
+                        .insert(column, seed_values);
                 }
             }
         }

@@ -958,27 +958,37 @@ fn setting_paragraph(study: &Study) -> String {
     text
 }
 
-/// How one summary stands against another, by the larger of their seed spreads.
+/// How one row stands against another on a metric where higher is better.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Margin {
-    /// Ahead by more than the spread.
+    /// Better by a two-sided test at [`significance::ALPHA`].
     Ahead,
-    /// Within the spread either way.
+    /// Not shown different (or no test: fewer than two seeds, no spread).
     Level,
-    /// Behind by more than the spread.
+    /// Worse by the same test.
     Behind,
 }
 
-fn margin(left: &Summary, right: &Summary) -> Margin {
-    let difference = left.mean - right.mean;
-    let spread = left.std.max(right.std);
-    if difference > spread {
-        Margin::Ahead
-    } else if difference >= -spread {
+/// One planned comparison of two rows' per-seed values (higher is
+/// better): paired by seed where they share seeds, Welch's otherwise, no
+/// correction. The verdict and the test's p, when there is a test.
+fn tested_margin(left: &[(u64, f64)], right: &[(u64, f64)]) -> (Margin, Option<f64>) {
+    let Some(Some(comparison)) = significance::compare(left, &[right]).into_iter().next() else {
+        return (Margin::Level, None);
+    };
+    let margin = if comparison.holm_p >= significance::ALPHA {
         Margin::Level
+    } else if comparison.t_test.statistic > 0.0 {
+        Margin::Ahead
     } else {
         Margin::Behind
-    }
+    };
+    (margin, Some(comparison.holm_p))
+}
+
+/// ` (p = ...)` of a tested margin, empty without a test.
+fn p_note(p_value: Option<f64>) -> String {
+    p_value.map_or_else(String::new, |p| format!(" (p = {})", format_p(p)))
 }
 
 /// The modalities a feature set fused: as built (`sweep.json`), else as
@@ -998,7 +1008,7 @@ fn modalities_of(study: &Study, features: &str) -> Option<Vec<Modality>> {
 
 /// For an axis whose trained rows differ in their modalities: per label,
 /// whether the best fused model beats the best single-modality model on
-/// ARI and NMI by more than the seed spread.
+/// ARI and NMI ([`tested_margin`]).
 fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
     let mut fused = Vec::new();
     let mut single = Vec::new();
@@ -1039,6 +1049,13 @@ fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
                     .and_then(|scores| scores.get(&column))
                     .copied()
             };
+            let seed_values = |row: &Row<'_>| {
+                row.stats
+                    .and_then(|stats| stats.label_seed_values.get(label))
+                    .and_then(|values| values.get(&column))
+                    .cloned()
+                    .unwrap_or_default()
+            };
             let best_fused = fused
                 .iter()
                 .filter_map(|row| value(row).map(|summary| (*row, summary)))
@@ -1047,21 +1064,24 @@ fn modality_comparison(study: &Study, rows: &[Row<'_>]) -> Option<String> {
                 .iter()
                 .filter_map(|(row, modality)| value(row).map(|summary| (*row, *modality, summary)))
                 .max_by(|left, right| left.2.mean.total_cmp(&right.2.mean));
-            let (Some((fused_row, fused_summary)), Some((_, modality, single_summary))) =
+            let (Some((fused_row, fused_summary)), Some((single_row, modality, single_summary))) =
                 (best_fused, best_single)
             else {
                 continue;
             };
-            let verdict = match margin(&fused_summary, &single_summary) {
+            let (margin, p_value) =
+                tested_margin(&seed_values(&fused_row), &seed_values(&single_row));
+            let verdict = match margin {
                 Margin::Ahead => "beats",
-                Margin::Level => "is level, within the seed spread, with",
+                Margin::Level => "is not shown different from",
                 Margin::Behind => "loses to",
             };
             parts.push(format!(
-                "on {} {} ({}) {verdict} its best single modality, {} ({})",
+                "on {} {} ({}) {verdict} its best single modality{}, {} ({})",
                 column.name(),
                 fused_row.label,
                 format_summary(column, &fused_summary),
+                p_note(p_value),
                 modality.name(),
                 format_summary(column, &single_summary)
             ));
@@ -1294,30 +1314,33 @@ fn label_agreement(
     primary_label: &str,
 ) -> String {
     let mut text = String::new();
-    let mut best_trained: Option<(String, Summary)> = None;
-    let mut best_baseline: Option<(String, Summary)> = None;
+    let mut best_trained: Option<(String, Summary, &PointStats)> = None;
+    let mut best_baseline: Option<(String, Summary, &PointStats)> = None;
     for point in &plan.points {
-        let Some(summary) = stats
-            .get(&point.id)
-            .and_then(|point_stats| point_stats.metrics.get(&Column::ARI))
-        else {
+        let Some(point_stats) = stats.get(&point.id) else {
             continue;
         };
+        let Some(summary) = point_stats.metrics.get(&Column::ARI) else {
+            continue;
+        };
+        if summary.count < MIN_SEEDS_TO_RANK {
+            continue;
+        }
         let slot = match point.job {
             Job::Train(_) => &mut best_trained,
             Job::Baseline { .. } => &mut best_baseline,
         };
         if slot
             .as_ref()
-            .is_none_or(|(_, best)| summary.mean > best.mean)
+            .is_none_or(|(_, best, _)| summary.mean > best.mean)
         {
-            *slot = Some((point.label.clone(), *summary));
+            *slot = Some((point.label.clone(), *summary, point_stats));
         }
     }
     let best_anywhere = [&best_trained, &best_baseline]
         .into_iter()
         .flatten()
-        .map(|(_, summary)| summary.mean)
+        .map(|(_, summary, _)| summary.mean)
         .fold(f64::NEG_INFINITY, f64::max);
     if best_anywhere.is_finite() && best_anywhere < WEAK_AGREEMENT {
         let _ = write!(
@@ -1325,7 +1348,7 @@ fn label_agreement(
             " Agreement with `{primary_label}` is weak at every point (best ARI {best_anywhere:.3}, below {WEAK_AGREEMENT}): these features barely separate its classes, so differences in ARI between points mean little in practice."
         );
     }
-    if let Some((label, summary)) = &best_trained {
+    if let Some((label, summary, trained_stats)) = &best_trained {
         let mut trained_points = 0;
         for point in &plan.points {
             if matches!(point.job, Job::Train(_))
@@ -1341,16 +1364,25 @@ fn label_agreement(
             " The trained point that agrees best with the labels is {label} (ARI {}), the best of {trained_points} trained points: picking the maximum of many noisy points flatters it, so read its margin as an upper bound.",
             format_summary(Column::ARI, summary)
         );
-        if let Some((baseline_label, baseline)) = &best_baseline {
-            let comparison = margin(summary, baseline);
+        if let Some((baseline_label, baseline, baseline_stats)) = &best_baseline {
+            let ari_values = |point_stats: &PointStats| {
+                point_stats
+                    .seed_values
+                    .get(&Column::ARI)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let (comparison, p_value) =
+                tested_margin(&ari_values(trained_stats), &ari_values(baseline_stats));
             let verdict = match comparison {
-                Margin::Ahead => "beats the best baseline by more than the seed spread",
-                Margin::Level => "is level with the best baseline within the seed spread",
-                Margin::Behind => "loses to the best baseline by more than the seed spread",
+                Margin::Ahead => "beats the best baseline",
+                Margin::Level => "is not shown different from the best baseline",
+                Margin::Behind => "loses to the best baseline",
             };
             let _ = write!(
                 text,
-                " It {verdict}, {baseline_label} (ARI {}).",
+                " It {verdict}{}, {baseline_label} (ARI {}).",
+                p_note(p_value),
                 format_summary(Column::ARI, baseline)
             );
             if comparison != Margin::Ahead {
