@@ -47,7 +47,8 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{Error, Result};
 use crate::run::{
     EarlyStopping, EpochCallback, Fit, RunOutputs, data_shape, encode_all, kl_weight,
-    peak_memory_mb, result_of, scored_outputs, split, stream, stream_generator, to_device,
+    peak_memory_mb, result_of, scored_outputs, split, stream, stream_generator, tensor_values,
+    to_device,
 };
 
 /// The group a run can train in ([`RunConfig::group_key`]).
@@ -475,14 +476,6 @@ fn validate(
         }
         values
     })
-}
-
-fn tensor_values(tensor: &Tensor) -> Vec<f64> {
-    let flat = tensor.flatten(0, -1).to_device(Device::Cpu);
-    let count = flat.numel();
-    let mut values = vec![0.0f64; count];
-    flat.copy_data(&mut values, count);
-    values
 }
 
 /// A member's outputs at its end: its parameters copied into a solo store,

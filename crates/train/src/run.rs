@@ -319,8 +319,9 @@ fn fit(
     for epoch in 1..=config.max_epochs {
         let kl_weight = kl_weight(config, epoch);
         order.shuffle(&mut shuffle_generator);
-        let mut sums = [0.0f64; 3];
-        let mut finite = true;
+        // The epoch's loss sums stay on the device and are read once, after
+        // the epoch (no host wait in a step); a non-finite loss is seen there.
+        let mut sums = Tensor::zeros([3], (Kind::Double, device));
         for chunk in order.chunks(config.batch_size) {
             let batch = data.batch(chunk);
             let noise = standard_normal(
@@ -330,11 +331,6 @@ fn fit(
             );
             let parts = loss_parts(model, &batch, Some(&noise));
             let loss = &parts.reconstruction + &parts.kl * kl_weight;
-            let loss_value = loss.double_value(&[]);
-            if !loss_value.is_finite() {
-                finite = false;
-                break;
-            }
             optimiser.zero_grad();
             loss.backward();
             if let Some(clip) = config.gradient_clip {
@@ -342,10 +338,13 @@ fn fit(
             }
             optimiser.step();
             let weight = chunk.len() as f64;
-            sums[0] += loss_value * weight;
-            sums[1] += parts.reconstruction.double_value(&[]) * weight;
-            sums[2] += parts.kl.double_value(&[]) * weight;
+            let epoch_parts = Tensor::stack(&[loss.detach(), parts.reconstruction, parts.kl], 0)
+                .detach()
+                .to_kind(Kind::Double);
+            sums += epoch_parts * weight;
         }
+        let sums = tensor_values(&sums);
+        let finite = sums.iter().all(|value| value.is_finite());
         let validation = if finite {
             evaluate(
                 model,
@@ -513,7 +512,19 @@ pub(crate) fn tensor_of<D: ndarray::Dimension>(
         .to_device(device)
 }
 
-/// Mean validation loss, decoding the latent mean.
+/// Every value of a tensor, read to the host once (flattened).
+pub(crate) fn tensor_values(tensor: &Tensor) -> Vec<f64> {
+    let flat = tensor
+        .flatten(0, -1)
+        .to_kind(Kind::Double)
+        .to_device(Device::Cpu);
+    let count = flat.numel();
+    let mut values = vec![0.0f64; count];
+    flat.copy_data(&mut values, count);
+    values
+}
+
+/// Mean validation loss, decoding the latent mean (read once).
 fn evaluate(
     model: &dyn SongModel,
     data: &DeviceData,
@@ -522,14 +533,15 @@ fn evaluate(
     kl_weight: f64,
 ) -> f64 {
     tch::no_grad(|| {
-        let mut total = 0.0;
+        let mut total = Tensor::zeros([1], (Kind::Double, data.features.device()));
         for chunk in indices.chunks(batch_size) {
             let parts = loss_parts(model, &data.batch(chunk), None);
-            let loss =
-                parts.reconstruction.double_value(&[]) + kl_weight * parts.kl.double_value(&[]);
+            // In double, as the host sum of the two parts was.
+            let loss = parts.reconstruction.to_kind(Kind::Double)
+                + parts.kl.to_kind(Kind::Double) * kl_weight;
             total += loss * chunk.len() as f64;
         }
-        total / indices.len().max(1) as f64
+        tensor_values(&total)[0] / indices.len().max(1) as f64
     })
 }
 
