@@ -115,8 +115,8 @@ pub struct RunResult {
     /// Wall time of training (not clustering), seconds.
     pub train_time_sec: f64,
     /// Peak resident memory of the process hosting the run, MB (`VmHWM` of
-    /// `/proc/self/status`; a sweep hosts one run per process, so this is
-    /// the run's own peak).
+    /// `/proc/self/status`): a run alone, its own peak; a member of a
+    /// stacked group, the group process's peak when the member ended.
     pub memory_mb: Option<f64>,
     /// Trainable parameters.
     pub parameters: i64,
