@@ -340,7 +340,13 @@ fn describe(column: Column, summary: &Summary) -> String {
 }
 
 /// The analysis paragraph of one axis, written from the numbers.
-fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) -> String {
+/// `against` is the best row's tests against the others ([`significance_of`]).
+fn analysis(
+    axis: &Axis,
+    rows: &[Row<'_>],
+    numeric_values: Option<&Vec<f64>>,
+    against: &[Against<'_>],
+) -> String {
     let primary = axis.primary;
     let subject = axis.parameter.as_deref().unwrap_or("variant");
     let ranking = ranked(rows, primary);
@@ -367,10 +373,7 @@ fn analysis(axis: &Axis, rows: &[Row<'_>], numeric_values: Option<&Vec<f64>>) ->
         describe(primary, &best_summary),
         best_summary.count,
     );
-    text.push_str(&significance_sentences(
-        primary,
-        &significance_of(primary, best, rows),
-    ));
+    text.push_str(&significance_sentences(primary, against));
     if let Some(values) = numeric_values {
         let _ = write!(text, " {}", trend(axis, rows, values));
     }
@@ -757,13 +760,17 @@ pub fn render_markdown(
         let _ = writeln!(text, "## {}. {}\n", index + 1, axis.title);
         text.push_str(&markdown_table(axis, &rows));
         text.push('\n');
-        let _ = writeln!(text, "{}\n", analysis(axis, &rows, numeric.get(&axis.name)));
-        if let Some((best, _)) = best_of(&rows, axis.primary) {
-            text.push_str(&significance_table(
-                axis.primary,
-                best.label,
-                &significance_of(axis.primary, best, &rows),
-            ));
+        let best = best_of(&rows, axis.primary);
+        let against = best.map_or_else(Vec::new, |(best, _)| {
+            significance_of(axis.primary, best, &rows)
+        });
+        let _ = writeln!(
+            text,
+            "{}\n",
+            analysis(axis, &rows, numeric.get(&axis.name), &against)
+        );
+        if let Some((best, _)) = best {
+            text.push_str(&significance_table(axis.primary, best.label, &against));
         }
         if axis.parameter.is_none()
             && plan.mode == Mode::OneFactor
