@@ -231,23 +231,22 @@ pub fn paired_t_test(first: &[f64], second: &[f64]) -> Option<TestResult> {
     })
 }
 
-/// Average ranks (1-based) of `values` and whether any two tie.
+/// Average ranks (1-based) of `values`, and the size of each group of tied
+/// values (1 for a value tied with none).
 // Ties are exact equality, as scipy's `rankdata` defines them.
 #[allow(clippy::float_cmp)]
-fn average_ranks(values: &[f64]) -> (Vec<f64>, bool) {
+fn average_ranks(values: &[f64]) -> (Vec<f64>, Vec<usize>) {
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|left, right| values[*left].total_cmp(&values[*right]));
     let mut ranks = vec![0.0; values.len()];
-    let mut has_ties = false;
+    let mut tie_sizes = Vec::new();
     let mut start = 0;
     while start < order.len() {
         let mut end = start + 1;
         while end < order.len() && values[order[end]] == values[order[start]] {
             end += 1;
         }
-        if end - start > 1 {
-            has_ties = true;
-        }
+        tie_sizes.push(end - start);
         // Positions start..end hold ranks start+1 ..= end.
         let rank = (start + 1 + end) as f64 / 2.0;
         for position in start..end {
@@ -255,7 +254,7 @@ fn average_ranks(values: &[f64]) -> (Vec<f64>, bool) {
         }
         start = end;
     }
-    (ranks, has_ties)
+    (ranks, tie_sizes)
 }
 
 /// Counts of each value of the signed-rank statistic `W+` for `count`
@@ -295,7 +294,8 @@ pub fn wilcoxon(first: &[f64], second: &[f64]) -> Option<TestResult> {
         return None;
     }
     let magnitudes: Vec<f64> = differences.iter().map(|value| value.abs()).collect();
-    let (ranks, has_ties) = average_ranks(&magnitudes);
+    let (ranks, tie_sizes) = average_ranks(&magnitudes);
+    let has_ties = tie_sizes.iter().any(|size| *size > 1);
     let mut positive = 0.0;
     let mut negative = 0.0;
     for (difference, rank) in differences.iter().zip(&ranks) {
@@ -314,7 +314,7 @@ pub fn wilcoxon(first: &[f64], second: &[f64]) -> Option<TestResult> {
     } else if pairs <= 13 {
         permutation_signed_rank_p(positive, &ranks)
     } else {
-        asymptotic_signed_rank_p(positive, &ranks, count)
+        asymptotic_signed_rank_p(positive, &tie_sizes, count)
     };
     Some(TestResult { statistic, p_value })
 }
@@ -366,23 +366,15 @@ fn permutation_signed_rank_p(positive: f64, ranks: &[f64]) -> f64 {
     (2.0 * (at_most / total).min(at_least / total)).min(1.0)
 }
 
-// Tied ranks are exactly equal averages, as scipy counts them.
-#[allow(clippy::float_cmp)]
-fn asymptotic_signed_rank_p(positive: f64, ranks: &[f64], count: usize) -> f64 {
+/// The normal approximation with scipy's tie correction (`tie_sizes` from
+/// [`average_ranks`]) and no continuity correction.
+fn asymptotic_signed_rank_p(positive: f64, tie_sizes: &[usize], count: usize) -> f64 {
     let count = count as f64;
     let mean = count * (count + 1.0) / 4.0;
     let mut tie_correction = 0.0;
-    let mut sorted = ranks.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mut start = 0;
-    while start < sorted.len() {
-        let mut end = start + 1;
-        while end < sorted.len() && sorted[end] == sorted[start] {
-            end += 1;
-        }
-        let tied = (end - start) as f64;
+    for size in tie_sizes {
+        let tied = *size as f64;
         tie_correction += tied * tied * tied - tied;
-        start = end;
     }
     let variance = (count * (count + 1.0) * (2.0 * count + 1.0) - tie_correction / 2.0) / 24.0;
     if variance <= 0.0 {
