@@ -11,6 +11,7 @@
 //!   convergence-stability classes.
 //! - [`significance`]: the tests behind "better than" in the report
 //!   (paired and Welch t-tests, Wilcoxon, Hedges' g, Holm).
+//! - `claims`: the report's tested comparisons as sentences and tables.
 //! - [`report`] and [`plots`]: `report.md`, `results.csv` and SVG plots from
 //!   one or more sweep directories.
 //!
@@ -20,6 +21,7 @@
 //! through a `songvae_run::result::RunOutcome` record.
 
 pub mod aggregate;
+mod claims;
 pub mod error;
 pub mod plots;
 pub mod report;

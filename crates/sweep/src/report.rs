@@ -15,11 +15,15 @@ use songvae_features::cache::write_atomic;
 use songvae_run::spec::Architecture;
 
 use crate::aggregate::{LABEL_COLUMNS, PointStats, Summary, aggregate, scored_labels};
+use crate::claims::{
+    Against, Margin, format_p, p_note, significance_of, significance_sentences, significance_table,
+    tested_margin,
+};
 use crate::error::{Error, Result};
 use crate::plots::{self, PlotFile};
 use crate::results::{ResultLine, merge_results};
 use crate::runner::SweepRecord;
-use crate::significance::{self, Comparison, Pairing};
+use crate::significance;
 use crate::spec::{Axis, BaselineKind, Column, Job, Mode, Plan, numeric_axis_values};
 use songvae_features::fusion::Modality;
 
@@ -246,12 +250,15 @@ fn best_use_case(job: &Job) -> &'static str {
 
 /// One table row of an axis, resolved.
 #[derive(Clone, Copy)]
-struct Row<'a> {
-    label: &'a str,
-    job: Option<&'a Job>,
-    stats: Option<&'a PointStats>,
+pub(crate) struct Row<'a> {
+    /// The row's label.
+    pub(crate) label: &'a str,
+    /// Its point's job, when the plan has the point.
+    pub(crate) job: Option<&'a Job>,
+    /// Its statistics, when any pair ran.
+    pub(crate) stats: Option<&'a PointStats>,
     /// Id of the point's feature set.
-    features: &'a str,
+    pub(crate) features: &'a str,
 }
 
 fn rows_of<'a>(
@@ -299,7 +306,7 @@ fn cell(column: Column, row: &Row<'_>) -> String {
 }
 
 /// Rows that have a value of `column`, best first.
-fn ranked<'a>(rows: &'a [Row<'a>], column: Column) -> Vec<(&'a Row<'a>, Summary)> {
+pub(crate) fn ranked<'a>(rows: &'a [Row<'a>], column: Column) -> Vec<(&'a Row<'a>, Summary)> {
     let mut with_values = Vec::new();
     for row in rows {
         if let Some(summary) = row.stats.and_then(|stats| stats.metrics.get(&column)) {
@@ -413,164 +420,6 @@ fn analysis(
         }
     }
     text.push_str(&outcome_notes(rows));
-    text
-}
-
-/// The best row against one other row of its axis.
-struct Against<'a> {
-    label: &'a str,
-    comparison: Option<Comparison>,
-}
-
-/// The best row of an axis against every other row with values of
-/// `column`, in ranking order, tested and Holm-corrected together
-/// ([`crate::significance::compare`]).
-fn significance_of<'a>(column: Column, best: &Row<'_>, rows: &'a [Row<'a>]) -> Vec<Against<'a>> {
-    let oriented = |row: &Row<'_>| -> Vec<(u64, f64)> {
-        let sign = if column.higher_is_better().unwrap_or(true) {
-            1.0
-        } else {
-            -1.0
-        };
-        let mut values = Vec::new();
-        if let Some(seed_values) = row.stats.and_then(|stats| stats.seed_values.get(&column)) {
-            for (seed, value) in seed_values {
-                values.push((*seed, sign * value));
-            }
-        }
-        values
-    };
-    let best_values = oriented(best);
-    let mut labels = Vec::new();
-    let mut others = Vec::new();
-    for (row, _) in ranked(rows, column) {
-        if row.label != best.label {
-            labels.push(row.label);
-            others.push(oriented(row));
-        }
-    }
-    let other_slices: Vec<&[(u64, f64)]> = others.iter().map(Vec::as_slice).collect();
-    let comparisons = significance::compare(&best_values, &other_slices);
-    let mut against = Vec::new();
-    for (label, comparison) in labels.into_iter().zip(comparisons) {
-        against.push(Against { label, comparison });
-    }
-    against
-}
-
-fn format_p(p_value: f64) -> String {
-    if p_value < 0.001 {
-        "< 0.001".to_owned()
-    } else {
-        format!("{p_value:.3}")
-    }
-}
-
-/// What the tests say about the best row's lead: better than whom after
-/// Holm's correction, and how many seeds the other rows would need.
-fn significance_sentences(column: Column, against: &[Against<'_>]) -> String {
-    let tested: Vec<(&str, Comparison)> = against
-        .iter()
-        .filter_map(|entry| entry.comparison.map(|comparison| (entry.label, comparison)))
-        .collect();
-    if tested.is_empty() {
-        return String::new();
-    }
-    let mut better = Vec::new();
-    let mut not_shown = Vec::new();
-    for (label, comparison) in &tested {
-        let g = comparison
-            .hedges_g
-            .map_or_else(|| "n/a".to_owned(), |g| format!("{g:.2}"));
-        if comparison.significant() {
-            better.push(format!(
-                "{label} (p = {}, g = {g})",
-                format_p(comparison.holm_p)
-            ));
-        } else {
-            let needed = comparison
-                .hedges_g
-                .filter(|g| *g > 0.0)
-                .and_then(|g| significance::seeds_for_power(g, tested.len()))
-                .map_or_else(String::new, |seeds| {
-                    format!("; about {seeds} seeds per row would show a lead of this size")
-                });
-            not_shown.push(format!(
-                "{label} (p = {}, g = {g}{needed})",
-                format_p(comparison.holm_p)
-            ));
-        }
-    }
-    let paired = tested
-        .iter()
-        .all(|(_, comparison)| comparison.pairing == Pairing::Paired);
-    let mut text = format!(
-        " Tested on {} against the other {} row{} ({}, Holm-corrected p, Hedges' g):",
-        column.name(),
-        tested.len(),
-        if tested.len() == 1 { "" } else { "s" },
-        if paired {
-            "paired t-tests by seed"
-        } else {
-            "paired t-tests by seed, Welch's where seeds differ"
-        }
-    );
-    if better.is_empty() {
-        let _ = write!(
-            text,
-            " it is not shown better than any of them: {}",
-            not_shown.join(", ")
-        );
-    } else {
-        let _ = write!(text, " it is better than {}", better.join(", "));
-        if !not_shown.is_empty() {
-            let _ = write!(text, "; not shown better than {}", not_shown.join(", "));
-        }
-    }
-    text.push('.');
-    text
-}
-
-/// The tests behind [`significance_sentences`], one row per compared row.
-fn significance_table(column: Column, best_label: &str, against: &[Against<'_>]) -> String {
-    if against.iter().all(|entry| entry.comparison.is_none()) {
-        return String::new();
-    }
-    let mut text = format!(
-        "{best_label} against each other row on {} (two-sided; p (Holm) corrects the t-tests of this axis together):\n\n| row | test | seeds | t | p | p (Holm) | Wilcoxon p | Hedges' g |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
-        column.name()
-    );
-    for entry in against {
-        let Some(comparison) = entry.comparison else {
-            let _ = writeln!(
-                text,
-                "| {} | no test (fewer than 2 seeds or no spread) | | | | | | |",
-                entry.label
-            );
-            continue;
-        };
-        let _ = writeln!(
-            text,
-            "| {} | {} | {} | {:.2} | {} | {}{} | {} | {} |",
-            entry.label,
-            match comparison.pairing {
-                Pairing::Paired => "paired t",
-                Pairing::Welch => "Welch t",
-            },
-            comparison.seeds,
-            comparison.t_test.statistic,
-            format_p(comparison.t_test.p_value),
-            format_p(comparison.holm_p),
-            if comparison.significant() { " *" } else { "" },
-            comparison
-                .wilcoxon
-                .map_or_else(|| "-".to_owned(), |test| format_p(test.p_value)),
-            comparison
-                .hedges_g
-                .map_or_else(|| "-".to_owned(), |g| format!("{g:.2}")),
-        );
-    }
-    text.push('\n');
     text
 }
 
@@ -963,39 +812,6 @@ fn setting_paragraph(study: &Study) -> String {
         counts[3]
     );
     text
-}
-
-/// How one row stands against another on a metric where higher is better.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Margin {
-    /// Better by a two-sided test at [`significance::ALPHA`].
-    Ahead,
-    /// Not shown different (or no test: fewer than two seeds, no spread).
-    Level,
-    /// Worse by the same test.
-    Behind,
-}
-
-/// One planned comparison of two rows' per-seed values (higher is
-/// better): paired by seed where they share seeds, Welch's otherwise, no
-/// correction. The verdict and the test's p, when there is a test.
-fn tested_margin(left: &[(u64, f64)], right: &[(u64, f64)]) -> (Margin, Option<f64>) {
-    let Some(Some(comparison)) = significance::compare(left, &[right]).into_iter().next() else {
-        return (Margin::Level, None);
-    };
-    let margin = if comparison.holm_p >= significance::ALPHA {
-        Margin::Level
-    } else if comparison.t_test.statistic > 0.0 {
-        Margin::Ahead
-    } else {
-        Margin::Behind
-    };
-    (margin, Some(comparison.holm_p))
-}
-
-/// ` (p = ...)` of a tested margin, empty without a test.
-fn p_note(p_value: Option<f64>) -> String {
-    p_value.map_or_else(String::new, |p| format!(" (p = {})", format_p(p)))
 }
 
 /// The modalities a feature set fused: as built (`sweep.json`), else as
