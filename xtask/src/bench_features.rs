@@ -210,17 +210,10 @@ fn parity_rows(
     Ok((parity_rows, worst))
 }
 
-/// The CPU model from /proc/cpuinfo, for the table's caption.
+/// The CPU model from /proc/cpuinfo, for the table's caption
+/// (`songvae_run::machine::processor`, the name `result.json` records).
 pub fn cpu_name() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|line| line.starts_with("model name"))
-                .and_then(|line| line.split(':').nth(1))
-                .map(|name| name.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".to_owned())
+    songvae_run::machine::processor().unwrap_or_else(|| "unknown CPU".to_owned())
 }
 
 /// The FLAC/Ogg/MP3 versions of the clips in `encoded/` (none when the folder is absent).
