@@ -12,6 +12,7 @@ mod bench_sweep;
 mod bench_train;
 mod features;
 mod fixtures;
+mod libsoxr;
 mod libtorch;
 mod mfcc;
 mod real_data;
@@ -72,6 +73,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // libsoxr first: installing it may restart this process (libsoxr.rs).
+    if let Ok(inputs) = libtorch::SetupInputs::from_environment() {
+        libsoxr::ensure(&inputs.cache_root);
+    }
     let outcome = match cli.command {
         Command::Setup => libtorch::setup_command(),
         Command::Test { cargo_test_args } => libtorch::test_command(&cargo_test_args),

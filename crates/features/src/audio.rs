@@ -3,19 +3,14 @@
 //! Decoding uses `symphonia` (WAV with PCM, FLAC, Ogg Vorbis and MP3).
 //! Integer PCM is scaled to `[-1, 1)` exactly as `soundfile` (and so
 //! `librosa.load`) does, channels are averaged to mono, and any other sample
-//! rate is converted with `rubato`'s synchronous FFT resampler.
-//!
-//! Parity note: `librosa.load` resamples with `soxr_hq`; rubato is a different
-//! high-quality resampler, so for input that is not already at 22,050 Hz the
-//! samples (and the MFCCs) agree with librosa only approximately. Input at
-//! 22,050 Hz is never resampled and matches exactly.
+//! rate is converted with libsoxr at `soxr_hq`, the resampler and quality of
+//! `librosa.load` ([`crate::soxr`]). Input at 22,050 Hz is never resampled and
+//! never needs libsoxr.
 
 use std::fs::File;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use rubato::audioadapter_buffers::direct::InterleavedSlice;
-use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 use symphonia::core::audio::{Channels, SampleBuffer};
 use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
 use symphonia::core::errors::Error as SymphoniaError;
@@ -28,12 +23,6 @@ use crate::error::{Error, Result};
 
 /// The sample rate every signal is converted to, as `librosa.load`'s default.
 pub const TARGET_SAMPLE_RATE: u32 = 22_050;
-
-/// Input frames per resampler FFT block. The block length sets the
-/// anti-aliasing cutoff; 512 puts it near `soxr_hq`'s (about 0.93 of the new
-/// Nyquist frequency), which is what keeps our MFCCs closest to librosa's for
-/// resampled input (measured against 1024 to 8192 on the 44.1 kHz fixture).
-const RESAMPLER_CHUNK_FRAMES: usize = 512;
 
 /// A decoded file, already averaged to one channel, at its own sample rate.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,8 +43,9 @@ pub fn load_mono(path: &Path) -> Result<Vec<f32>> {
         return Ok(decoded.samples);
     }
     resample(&decoded.samples, decoded.sample_rate, TARGET_SAMPLE_RATE).map_err(|error| {
-        Error::Decode {
+        Error::Resample {
             path: path.to_path_buf(),
+            from_rate: decoded.sample_rate,
             reason: error.to_string(),
         }
     })
@@ -318,9 +308,10 @@ fn symphonia_error(path: &Path, error: SymphoniaError) -> Error {
     }
 }
 
-/// Converts mono samples between sample rates with rubato's synchronous FFT
-/// resampler (anti-aliased, delay compensated). The output has
-/// `ceil(len * to / from)` samples, as `librosa.resample`.
+/// Converts mono samples between sample rates as `librosa.resample(...,
+/// res_type="soxr_hq")`: libsoxr at `soxr_hq`, `ceil(len * to / from)` output
+/// samples. Equal rates and empty input are returned unchanged without
+/// loading libsoxr.
 pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32>> {
     if from_rate == 0 || to_rate == 0 {
         return Err(Error::InvalidSignal {
@@ -330,33 +321,7 @@ pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32
     if from_rate == to_rate || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    let resampler_error = |error: &dyn std::fmt::Display| Error::InvalidSignal {
-        reason: format!("resampling {from_rate} Hz to {to_rate} Hz failed: {error}"),
-    };
-    let mut resampler = Fft::<f64>::new_custom(
-        from_rate as usize,
-        to_rate as usize,
-        RESAMPLER_CHUNK_FRAMES,
-        1,
-        1,
-        WindowFunction::BlackmanHarris2,
-        FixedSync::Input,
-    )
-    .map_err(|error| resampler_error(&error))?;
-    let mut input = Vec::with_capacity(samples.len());
-    for sample in samples {
-        input.push(f64::from(*sample));
-    }
-    let adapter =
-        InterleavedSlice::new(&input, 1, input.len()).map_err(|error| resampler_error(&error))?;
-    let output = resampler
-        .process_all(&adapter, input.len(), None)
-        .map_err(|error| resampler_error(&error))?;
-    let mut resampled = Vec::with_capacity(input.len());
-    for sample in output.take_data() {
-        resampled.push(sample as f32);
-    }
-    Ok(resampled)
+    crate::soxr::Libsoxr::open()?.resample_hq(samples, from_rate, to_rate)
 }
 
 #[cfg(test)]

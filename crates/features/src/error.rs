@@ -56,6 +56,22 @@ pub enum Error {
         /// Why the signal is rejected.
         reason: String,
     },
+    /// libsoxr, which converts sample rates, cannot be loaded or failed.
+    #[error("{reason}")]
+    Resampler {
+        /// What failed, naming the library and the rates.
+        reason: String,
+    },
+    /// A file at another sample rate could not be converted to 22,050 Hz.
+    #[error("cannot resample {path} from {from_rate} Hz to 22050 Hz: {reason}")]
+    Resample {
+        /// The audio file.
+        path: PathBuf,
+        /// Its sample rate.
+        from_rate: u32,
+        /// What the resampler reported.
+        reason: String,
+    },
     /// A dataset descriptor (`dataset.json`) is malformed: bad JSON, an unknown
     /// or missing key, a wrong type, or a column it names is not in the manifest.
     #[error("invalid dataset descriptor {path}: {reason}")]

@@ -16,6 +16,7 @@ pub mod fusion;
 pub mod lyrics;
 pub mod manifest;
 pub mod mfcc;
+pub mod soxr;
 pub mod summary;
 pub mod training_data;
 pub mod transform;

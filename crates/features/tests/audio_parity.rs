@@ -5,19 +5,16 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 use songvae_features::audio::{TARGET_SAMPLE_RATE, decode_mono, load_mono};
 use songvae_features::chroma::chroma_stft;
 use songvae_features::error::Error;
 use songvae_features::mfcc::{MfccConfig, mfcc};
 use songvae_features::summary::{SummaryConfig, summary_vector};
 
-/// The parity bounds for 22,050 Hz WAV input.
+/// The issues' parity bounds, for input at any sample rate.
 const MAX_RELATIVE_FROBENIUS: f64 = 1e-5;
 const MAX_ABSOLUTE: f64 = 0.01;
-/// Resampled input: rubato and librosa's `soxr_hq` have different anti-aliasing
-/// filters, which move the few mel bands above ~10 kHz; parity is approximate.
-const RESAMPLED_RELATIVE_FROBENIUS: f64 = 0.05;
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -68,17 +65,51 @@ fn stereo_is_averaged_to_mono() {
 }
 
 #[test]
-fn other_sample_rates_are_resampled_close_to_librosa() {
-    // librosa resamples with soxr_hq, we with rubato: the parity is approximate.
-    let decoded = decode_mono(&fixture("chord_44100.wav")).expect("decode 44.1 kHz");
-    assert_eq!(decoded.sample_rate, 44_100);
+fn resampled_44100_and_48000_hz_stereo_matches_librosa_load() {
+    // References: fixtures/audio/make_resample_reference.py (librosa 0.11,
+    // res_type soxr_hq through python-soxr 1.1).
+    for (name, sample_rate) in [("stereo_44100.wav", 44_100), ("stereo_48000.wav", 48_000)] {
+        let decoded = decode_mono(&fixture(name)).expect("decode");
+        assert_eq!(
+            (decoded.channels, decoded.sample_rate),
+            (2, sample_rate),
+            "{name}"
+        );
+        let samples = load_mono(&fixture(name)).expect("load and resample");
+        let reference: Array1<f32> =
+            ndarray_npy::read_npy(fixture(&format!("{name}.resampled.npy"))).expect("reference");
+        assert_eq!(samples.len(), reference.len(), "{name}: resampled length");
+        let ours = Array2::from_shape_vec((1, samples.len()), samples.clone()).expect("shape");
+        let theirs = reference.insert_axis(ndarray::Axis(0));
+        let (relative, absolute) = parity(&ours, &theirs);
+        println!("{name}: samples relative Frobenius {relative:.3e}, max abs {absolute:.3e}");
+        assert!(
+            relative <= MAX_RELATIVE_FROBENIUS,
+            "{name} samples: {relative}"
+        );
+
+        let coefficients = mfcc(&samples, &MfccConfig::default()).expect("mfcc");
+        let (relative, absolute) = parity(&coefficients, &reference_mfcc(name));
+        println!("{name}: MFCC relative Frobenius {relative:.3e}, max abs {absolute:.3e}");
+        assert!(
+            relative <= MAX_RELATIVE_FROBENIUS,
+            "{name} MFCC: {relative}"
+        );
+        assert!(absolute <= MAX_ABSOLUTE, "{name} MFCC: {absolute}");
+    }
+}
+
+#[test]
+fn resampled_44100_hz_mono_matches_librosa_load() {
     let samples = load_mono(&fixture("chord_44100.wav")).expect("load 44.1 kHz");
+    let decoded = decode_mono(&fixture("chord_44100.wav")).expect("decode 44.1 kHz");
     assert_eq!(samples.len(), decoded.samples.len().div_ceil(2));
     assert_eq!(TARGET_SAMPLE_RATE, 22_050);
     let ours = mfcc(&samples, &MfccConfig::default()).expect("mfcc");
     let (relative, absolute) = parity(&ours, &reference_mfcc("chord_44100.wav"));
     println!("chord_44100.wav: relative Frobenius {relative:.3e}, max abs {absolute:.3e}");
-    assert!(relative <= RESAMPLED_RELATIVE_FROBENIUS, "{relative}");
+    assert!(relative <= MAX_RELATIVE_FROBENIUS, "{relative}");
+    assert!(absolute <= MAX_ABSOLUTE, "{absolute}");
 }
 
 #[test]
