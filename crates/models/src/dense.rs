@@ -1,4 +1,5 @@
-//! Fully connected models: VAE, beta-VAE, conditional VAE and autoencoder.
+//! Fully connected models: VAE, beta-VAE, conditional VAE and autoencoder,
+//! and the networks of VaDE (the VAE's) and IDEC (the autoencoder's).
 //!
 //! Encoder: input (with the one-hot condition for the CVAE) -> hidden layers
 //! of [`ModelSpec::hidden_widths`], each followed by the spec's activation

@@ -70,9 +70,12 @@ pub fn build(spec: &ModelSpec, shape: &DataShape, path: &nn::Path) -> Result<Box
     spec.validate(shape)?;
     let model: Box<dyn SongModel> = match spec.architecture {
         Architecture::ConvVae => Box::new(ConvVae::new(spec, shape, path)),
-        Architecture::Vae | Architecture::BetaVae | Architecture::Cvae | Architecture::Ae => {
-            Box::new(DenseAutoencoder::new(spec, shape, path))
-        }
+        Architecture::Vae
+        | Architecture::BetaVae
+        | Architecture::Cvae
+        | Architecture::Ae
+        | Architecture::Vade
+        | Architecture::Idec => Box::new(DenseAutoencoder::new(spec, shape, path)),
     };
     Ok(model)
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 ///
 /// | key | default | valid |
 /// |---|---|---|
-/// | `architecture` | `vae` | `vae`, `conv_vae`, `beta_vae`, `cvae`, `ae` |
+/// | `architecture` | `vae` | `vae`, `conv_vae`, `beta_vae`, `cvae`, `ae`, `vade`, `idec` |
 /// | `latent_dim` | 16 | 1 ..= 4096 |
 /// | `hidden_dim` | 256 | 1 ..= 65536 |
 /// | `depth` | 2 | 1 ..= 8 |
@@ -35,6 +35,15 @@ use crate::error::{Error, Result};
 /// | `kl_warmup_epochs` | 0 | KL weight rises linearly from 0 to `beta` over these epochs |
 /// | `validation_fraction` | 0.2 | 0 < f < 1; tracks held out for early stopping |
 /// | `condition` | none | label column that conditions a `cvae` |
+/// | `pretrain_epochs` | 100 | 1 ..= 100000; `vade` and `idec` only: autoencoder pretraining epochs before the mixture / k-means fit |
+/// | `gamma` | 0.1 | > 0, <= 1000; `idec` only: weight of the clustering loss `KL(P \|\| Q)` |
+/// | `update_interval` | none: once per epoch, at least 100 steps apart | >= 1 steps; `idec` only: steps between updates of the target `P` |
+/// | `assignment_tolerance` | 0.001 | 0 <= t < 1; `idec` only: fine-tuning ends when fewer than this share of tracks change cluster between two target updates |
+///
+/// `idec` ends on its own rule (`assignment_tolerance`, or `max_epochs`):
+/// `patience`, `min_epochs`, `tolerance`, the plateau decays, `beta` and the
+/// KL warm-up do not apply to it, as `beta` does not to the `ae`; `vade`
+/// uses them all, for its joint phase.
 /// | `seed` | 0 | any u64 |
 /// | `device` | `auto` | `auto`, `cpu`, `cuda`, `cuda:N` |
 /// | `intra_op_threads` | 1 | 1 ..= 256; set once per process by the binary |
@@ -92,6 +101,19 @@ pub struct RunConfig {
     pub validation_fraction: f64,
     /// Label column that conditions the CVAE.
     pub condition: Option<String>,
+    /// Autoencoder pretraining epochs of `vade` and `idec`.
+    #[serde(skip_serializing_if = "is_default_pretrain_epochs")]
+    pub pretrain_epochs: usize,
+    /// IDEC's weight of the clustering loss.
+    #[serde(skip_serializing_if = "is_default_gamma")]
+    pub gamma: f64,
+    /// IDEC's steps between target updates; `None`: once per epoch, at
+    /// least 100 steps apart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_interval: Option<usize>,
+    /// IDEC's stopping share of changed assignments.
+    #[serde(skip_serializing_if = "is_default_assignment_tolerance")]
+    pub assignment_tolerance: f64,
     /// Seed of every random draw of the run.
     pub seed: u64,
     /// Where to compute.
@@ -127,6 +149,10 @@ impl Default for RunConfig {
             kl_warmup_epochs: 0,
             validation_fraction: 0.2,
             condition: None,
+            pretrain_epochs: DEFAULT_PRETRAIN_EPOCHS,
+            gamma: DEFAULT_GAMMA,
+            update_interval: None,
+            assignment_tolerance: DEFAULT_ASSIGNMENT_TOLERANCE,
             seed: 0,
             device: DeviceChoice::Auto,
             intra_op_threads: 1,
@@ -139,6 +165,17 @@ impl Default for RunConfig {
 /// The default of `plateau_factor`.
 const DEFAULT_PLATEAU_FACTOR: f64 = 0.2;
 
+/// The default of `pretrain_epochs`: about where the study's autoencoders
+/// reach their plateau on the shared datasets (`min_epochs` 60, converged
+/// epochs 60-160 in `docs/results/`), without the cost of a full run.
+const DEFAULT_PRETRAIN_EPOCHS: usize = 100;
+
+/// The default of `gamma`, IDEC's published value.
+const DEFAULT_GAMMA: f64 = 0.1;
+
+/// The default of `assignment_tolerance`, IDEC's published `tol` (0.1%).
+const DEFAULT_ASSIGNMENT_TOLERANCE: f64 = 0.001;
+
 /// Keys added after the study's first sweeps are left out of the JSON at
 /// their defaults, so configs (and sweep point ids) written before them
 /// stay the same.
@@ -150,6 +187,24 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_default_plateau_factor(factor: &f64) -> bool {
     factor.to_bits() == DEFAULT_PLATEAU_FACTOR.to_bits()
+}
+
+// serde's `skip_serializing_if` passes the field by reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_default_pretrain_epochs(epochs: &usize) -> bool {
+    *epochs == DEFAULT_PRETRAIN_EPOCHS
+}
+
+// serde's `skip_serializing_if` passes the field by reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_default_gamma(gamma: &f64) -> bool {
+    gamma.to_bits() == DEFAULT_GAMMA.to_bits()
+}
+
+// serde's `skip_serializing_if` passes the field by reference.
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_default_assignment_tolerance(tolerance: &f64) -> bool {
+    tolerance.to_bits() == DEFAULT_ASSIGNMENT_TOLERANCE.to_bits()
 }
 
 fn invalid(key: &str, reason: impl Into<String>) -> Error {
@@ -277,6 +332,53 @@ impl RunConfig {
         Ok(())
     }
 
+    /// The keys of the models that cluster by design: ranges, and no value
+    /// away from its default on an architecture that does not read it.
+    fn validate_clustering_model(&self) -> Result<()> {
+        let clusters_by_design = self.architecture.clusters_by_design();
+        let is_idec = self.architecture == Architecture::Idec;
+        if self.pretrain_epochs == 0 || self.pretrain_epochs > 100_000 {
+            return Err(invalid(
+                "pretrain_epochs",
+                format!("{} is outside 1 to 100000", self.pretrain_epochs),
+            ));
+        }
+        if !clusters_by_design && self.pretrain_epochs != DEFAULT_PRETRAIN_EPOCHS {
+            return Err(invalid("pretrain_epochs", "applies to vade and idec only"));
+        }
+        if !(self.gamma > 0.0 && self.gamma <= 1000.0) {
+            return Err(invalid(
+                "gamma",
+                format!("{} is outside (0, 1000]", self.gamma),
+            ));
+        }
+        if !(self.assignment_tolerance >= 0.0 && self.assignment_tolerance < 1.0) {
+            return Err(invalid(
+                "assignment_tolerance",
+                format!("{} is outside [0, 1)", self.assignment_tolerance),
+            ));
+        }
+        if self.update_interval == Some(0) {
+            return Err(invalid("update_interval", "must be at least 1 step"));
+        }
+        if !is_idec {
+            let idec_keys = [
+                ("gamma", !is_default_gamma(&self.gamma)),
+                ("update_interval", self.update_interval.is_some()),
+                (
+                    "assignment_tolerance",
+                    !is_default_assignment_tolerance(&self.assignment_tolerance),
+                ),
+            ];
+            for (key, set) in idec_keys {
+                if set {
+                    return Err(invalid(key, "applies to idec only"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every value against its valid range (the table above). Checks
     /// that need the dataset (frames, condition column, k) run when the data
     /// is loaded.
@@ -303,6 +405,7 @@ impl RunConfig {
             ));
         }
         self.validate_stopping()?;
+        self.validate_clustering_model()?;
         if let Some(clip) = self.gradient_clip
             && !(clip > 0.0 && clip.is_finite())
         {
@@ -404,6 +507,34 @@ mod tests {
                 r#"{"architecture": "conv_vae", "activation": "tanh"}"#,
                 "activation: the conv_vae's layers use relu",
             ),
+            (
+                r#"{"pretrain_epochs": 20}"#,
+                "pretrain_epochs: applies to vade and idec only",
+            ),
+            (
+                r#"{"architecture": "vade", "pretrain_epochs": 0}"#,
+                "pretrain_epochs: 0 is outside 1 to 100000",
+            ),
+            (
+                r#"{"architecture": "vade", "gamma": 0.5}"#,
+                "gamma: applies to idec only",
+            ),
+            (
+                r#"{"architecture": "idec", "gamma": 0}"#,
+                "gamma: 0 is outside",
+            ),
+            (
+                r#"{"architecture": "idec", "update_interval": 0}"#,
+                "update_interval: must be at least 1 step",
+            ),
+            (
+                r#"{"architecture": "idec", "assignment_tolerance": 1.0}"#,
+                "assignment_tolerance: 1 is outside [0, 1)",
+            ),
+            (
+                r#"{"architecture": "ae", "update_interval": 5}"#,
+                "update_interval: applies to idec only",
+            ),
         ];
         for (json, key) in cases {
             let message = error_of(json);
@@ -420,6 +551,10 @@ mod tests {
             "plateau_decays",
             "plateau_factor",
             "kernels",
+            "pretrain_epochs",
+            "gamma",
+            "update_interval",
+            "assignment_tolerance",
         ] {
             assert!(json.get(key).is_none(), "{key} is written at its default");
         }

@@ -18,6 +18,8 @@
 //! | `purity` | purity | higher | 3 | purity against the primary label |
 //! | `disentanglement_score` | disentanglement_score (MIG) | higher | 3 | mutual information gap over the label columns (alias `mig`) |
 //! | `active_units` | active_units | — | 1 | embedding dimensions that vary across tracks |
+//! | `latent_kmeans_ari` | latent_kmeans_ari | higher | 3 | `vade`, `idec`: ARI of the study's clustering of the latent means (their `ari` is their own clusters') |
+//! | `empty_clusters` | empty_clusters | lower | 1 | `vade`, `idec`: of the k components (clusters), how many no track fell in |
 //! | `final_loss` | final_loss | lower | 3 | training loss of the last epoch |
 //! | `final_validation_loss` | final_validation_loss | lower | 3 | validation loss of the last epoch |
 //! | `reconstruction_loss` | reconstruction_loss | lower | 3 | reconstruction part of the last epoch's loss |
@@ -57,6 +59,10 @@ pub enum Metric {
     DisentanglementScore,
     /// Active latent units.
     ActiveUnits,
+    /// ARI of k-means on the latent means of a model that clusters by design.
+    LatentKmeansAri,
+    /// Components no track fell in, of a model that clusters by design.
+    EmptyClusters,
     /// Training loss of the last epoch.
     FinalLoss,
     /// Validation loss of the last epoch.
@@ -130,7 +136,7 @@ fn count(value: usize) -> Option<f64> {
 }
 
 /// The table, in report order.
-pub static TABLE: [MetricInfo; 17] = [
+pub static TABLE: [MetricInfo; 19] = [
     MetricInfo {
         metric: Metric::Silhouette,
         key: "silhouette",
@@ -218,6 +224,33 @@ pub static TABLE: [MetricInfo; 17] = [
         spread: true,
         meaning: "embedding dimensions that vary across tracks",
         source: Source::Scores(|scores| scores.active_units.and_then(count)),
+    },
+    MetricInfo {
+        metric: Metric::LatentKmeansAri,
+        key: "latent_kmeans_ari",
+        aliases: &[],
+        title: "latent_kmeans_ari",
+        direction: Direction::Higher,
+        decimals: 3,
+        spread: true,
+        meaning: "vade and idec: ARI of the study's clustering of the latent means, beside their own clusters' ari",
+        source: Source::Run(|result| {
+            result
+                .latent_kmeans_scores
+                .as_ref()
+                .and_then(|scores| scores.ari)
+        }),
+    },
+    MetricInfo {
+        metric: Metric::EmptyClusters,
+        key: "empty_clusters",
+        aliases: &[],
+        title: "empty_clusters",
+        direction: Direction::Lower,
+        decimals: 1,
+        spread: true,
+        meaning: "vade and idec: mixture components (clusters) that no track fell in",
+        source: Source::Run(|result| result.empty_clusters.and_then(count)),
     },
     MetricInfo {
         metric: Metric::FinalLoss,

@@ -28,8 +28,17 @@ pub struct LossCurves {
     pub validation_loss: Vec<f64>,
     /// Mean training reconstruction part per epoch.
     pub reconstruction_loss: Vec<f64>,
-    /// Mean training KL part (unweighted) per epoch.
+    /// Mean training KL part (unweighted) per epoch: for `vade` the
+    /// mixture KL, for `idec` the clustering loss `KL(P || Q)`.
     pub kl_divergence: Vec<f64>,
+    /// `vade` and `idec`: mean training reconstruction loss per epoch of
+    /// the autoencoder pretraining (the curves above are the joint phase).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pretrain_loss: Vec<f64>,
+    /// `idec`: share of tracks whose most likely cluster changed, at each
+    /// update of the target distribution after the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignment_changes: Vec<f64>,
 }
 
 /// Share of a run's own total validation improvement that may still be
@@ -110,8 +119,22 @@ pub struct RunResult {
     pub kl_divergence: Option<f64>,
     /// Per-epoch curves.
     pub curves: LossCurves,
-    /// Scores of the clustered latent means (absent after divergence).
+    /// Scores of the run's clusters (absent after divergence): the study's
+    /// clustering of the latent means, or, for the models that cluster by
+    /// design (`vade`, `idec`), their own clusters.
     pub scores: Option<Scores>,
+    /// `vade` and `idec`: scores of the study's clustering of their latent
+    /// means, as every other model is scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_kmeans_scores: Option<Scores>,
+    /// `vade` and `idec`: how many of the k mixture components (clusters) no
+    /// track fell in; above 0 the model collapsed onto fewer clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub empty_clusters: Option<usize>,
+    /// `vade`: the mixture's weights at the end of training (positive,
+    /// summing to 1); a weight near 0 is a component that died.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixture_weights: Option<Vec<f64>>,
     /// Wall time of training (not clustering), seconds.
     pub train_time_sec: f64,
     /// Peak resident memory of the process hosting the run, MB (`VmHWM` of

@@ -14,6 +14,8 @@ use crate::error::{Error, Result};
 /// | `beta_vae` | `vae` with the KL term weighted by `beta` | mean and log-variance |
 /// | `cvae` | `vae` with encoder and decoder conditioned on a one-hot label | mean and log-variance |
 /// | `ae` | deterministic autoencoder, the baseline | a point, no KL |
+/// | `vade` | `vae` with a k-component Gaussian-mixture prior; clusters are its responsibilities | mean and log-variance |
+/// | `idec` | `ae` fine-tuned with a Student-t clustering loss; clusters are its soft assignments | a point, no KL |
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
@@ -27,16 +29,22 @@ pub enum Architecture {
     Cvae,
     /// Plain autoencoder.
     Ae,
+    /// Variational deep embedding: a VAE with a mixture-of-Gaussians prior.
+    Vade,
+    /// Improved deep embedded clustering: an autoencoder with a clustering loss.
+    Idec,
 }
 
 impl Architecture {
     /// Every architecture, in the order of the study's comparison table.
-    pub const ALL: [Architecture; 5] = [
+    pub const ALL: [Architecture; 7] = [
         Architecture::Vae,
         Architecture::ConvVae,
         Architecture::BetaVae,
         Architecture::Cvae,
         Architecture::Ae,
+        Architecture::Vade,
+        Architecture::Idec,
     ];
 
     /// The name used in configs and reports.
@@ -48,6 +56,8 @@ impl Architecture {
             Architecture::BetaVae => "beta_vae",
             Architecture::Cvae => "cvae",
             Architecture::Ae => "ae",
+            Architecture::Vade => "vade",
+            Architecture::Idec => "idec",
         }
     }
 
@@ -64,7 +74,15 @@ impl Architecture {
     /// Whether the latent is a distribution (and the loss has a KL term).
     #[must_use]
     pub fn is_variational(self) -> bool {
-        self != Architecture::Ae
+        !matches!(self, Architecture::Ae | Architecture::Idec)
+    }
+
+    /// Whether the model clusters by design (`vade`, `idec`): its own
+    /// clusters are the run's clusters, and k-means on its latent means is
+    /// scored beside them.
+    #[must_use]
+    pub fn clusters_by_design(self) -> bool {
+        matches!(self, Architecture::Vade | Architecture::Idec)
     }
 }
 

@@ -9,6 +9,9 @@
 //! - [`run`]: the training loop (Adam, seeded shuffling, held-out validation
 //!   by track, early stopping, divergence as a status), then encoding,
 //!   clustering and scoring with `songvae_metrics::scoring`.
+//! - [`deep_clustering`]: `vade` and `idec`, the models that cluster by
+//!   design: pretraining, the mixture or k-means start, their own loss and
+//!   their own clusters.
 //! - [`output`]: writes `result.json`, `latents.npy`, `clusters.txt` and the
 //!   checkpoint atomically.
 //!
@@ -18,6 +21,7 @@
 //! thread count is process-wide: the binary sets it once from
 //! `intra_op_threads`; this library never changes it.
 
+pub mod deep_clustering;
 pub mod error;
 pub mod group;
 pub mod output;

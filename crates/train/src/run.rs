@@ -12,7 +12,7 @@ use songvae_metrics::labels::{EncodedLabels, encode_labels};
 use songvae_metrics::scoring::{cluster_and_score, cluster_count};
 use songvae_models::device::resolve;
 use songvae_models::init::{initialise, standard_normal};
-use songvae_models::model::{Batch, SongModel, build, loss_parts, parameter_count};
+use songvae_models::model::{Batch, LossParts, SongModel, build, loss_parts, parameter_count};
 use songvae_run::config::RunConfig;
 use songvae_run::result::{LossCurves, RunResult, RunStatus, converged_epoch};
 use songvae_run::spec::{Architecture, DataShape};
@@ -31,6 +31,8 @@ pub(crate) mod stream {
     pub(crate) const SHUFFLE: u64 = 3;
     /// Reparameterisation noise.
     pub(crate) const NOISE: u64 = 4;
+    /// Batch order of the autoencoder pretraining (`vade`, `idec`).
+    pub(crate) const PRETRAIN_SHUFFLE: u64 = 5;
 }
 
 /// The outputs of a run besides its result.
@@ -51,7 +53,7 @@ pub type EpochCallback<'a> = &'a mut dyn FnMut(usize, usize, f64, f64);
 
 /// The tensors of the whole dataset on the run's device.
 pub(crate) struct DeviceData {
-    features: Tensor,
+    pub(crate) features: Tensor,
     frames: Option<Tensor>,
     lyrics: Option<Tensor>,
     condition: Option<Tensor>,
@@ -104,14 +106,18 @@ pub fn train_run(
 }
 
 /// One model of any architecture with libtorch's Adam, not stacked: the
-/// path of `cvae` and `conv_vae`, and the reference that the stacked path
-/// of the other architectures is checked against (`tests/groups.rs`: the
-/// same curves to float rounding).
+/// path of `cvae` and `conv_vae`, of `vade` and `idec` (with their
+/// pretraining, [`crate::deep_clustering`]), and the reference that the
+/// stacked path of the other architectures is checked against
+/// (`tests/groups.rs`: the same curves to float rounding).
 pub fn train_unstacked(
     config: &RunConfig,
     data: &TrainingData,
     on_epoch: EpochCallback<'_>,
 ) -> Result<RunOutputs> {
+    if config.architecture.clusters_by_design() {
+        return crate::deep_clustering::train_clustering_model(config, data, on_epoch);
+    }
     config.validate()?;
     let device = resolve(config.device)?;
     let track_count = data.ids.len();
@@ -144,8 +150,9 @@ pub fn train_unstacked(
 
     let (train_indices, validation_indices) = split(track_count, config);
     let started = Instant::now();
+    let loss = |batch: &Batch, noise: Option<&Tensor>| loss_parts(model.as_ref(), batch, noise);
     let fitted = fit(
-        model.as_ref(),
+        &loss,
         &mut optimiser,
         &device_data,
         config,
@@ -284,6 +291,9 @@ pub(crate) fn result_of(
         kl_divergence: curves.kl_divergence.last().copied(),
         curves,
         scores: None,
+        latent_kmeans_scores: None,
+        empty_clusters: None,
+        mixture_weights: None,
         train_time_sec,
         memory_mb: None,
         parameters,
@@ -295,10 +305,15 @@ pub(crate) fn result_of(
     }
 }
 
+/// The loss parts of a batch, with reparameterisation noise (`None`
+/// evaluates at the latent mean): [`loss_parts`] for the study's models,
+/// the mixture ELBO for `vade`.
+pub(crate) type BatchLoss<'a> = &'a dyn Fn(&Batch, Option<&Tensor>) -> LossParts;
+
 /// The epoch loop: seeded shuffling, Adam steps, validation, early stopping,
 /// and divergence detection.
-fn fit(
-    model: &dyn SongModel,
+pub(crate) fn fit(
+    loss_of: BatchLoss<'_>,
     optimiser: &mut nn::Optimizer,
     data: &DeviceData,
     config: &RunConfig,
@@ -329,7 +344,7 @@ fn fit(
                 &[chunk.len() as i64, config.latent_dim as i64],
                 device,
             );
-            let parts = loss_parts(model, &batch, Some(&noise));
+            let parts = loss_of(&batch, Some(&noise));
             let loss = &parts.reconstruction + &parts.kl * kl_weight;
             optimiser.zero_grad();
             loss.backward();
@@ -347,7 +362,7 @@ fn fit(
         let finite = sums.iter().all(|value| value.is_finite());
         let validation = if finite {
             evaluate(
-                model,
+                loss_of,
                 data,
                 validation_indices,
                 config.batch_size,
@@ -526,7 +541,7 @@ pub(crate) fn tensor_values(tensor: &Tensor) -> Vec<f64> {
 
 /// Mean validation loss, decoding the latent mean (read once).
 fn evaluate(
-    model: &dyn SongModel,
+    loss_of: BatchLoss<'_>,
     data: &DeviceData,
     indices: &[i64],
     batch_size: usize,
@@ -535,7 +550,7 @@ fn evaluate(
     tch::no_grad(|| {
         let mut total = Tensor::zeros([1], (Kind::Double, data.features.device()));
         for chunk in indices.chunks(batch_size) {
-            let parts = loss_parts(model, &data.batch(chunk), None);
+            let parts = loss_of(&data.batch(chunk), None);
             // In double, as the host sum of the two parts was.
             let loss = parts.reconstruction.to_kind(Kind::Double)
                 + parts.kl.to_kind(Kind::Double) * kl_weight;

@@ -23,6 +23,17 @@ fn short_config(architecture: Architecture) -> RunConfig {
         patience: 50,
         batch_size: 16,
         condition: (architecture == Architecture::Cvae).then(|| "language".to_owned()),
+        pretrain_epochs: if architecture.clusters_by_design() {
+            10
+        } else {
+            RunConfig::default().pretrain_epochs
+        },
+        // IDEC ends when no track changes cluster; here every epoch runs.
+        assignment_tolerance: if architecture == Architecture::Idec {
+            0.0
+        } else {
+            RunConfig::default().assignment_tolerance
+        },
         device: DeviceChoice::Cpu,
         ..RunConfig::default()
     }
@@ -187,7 +198,7 @@ fn outputs_are_written_and_the_shipped_configs_are_valid() {
         assert_eq!(config.architecture, architecture, "{}", path.display());
         seen.push(architecture);
     }
-    assert_eq!(seen.len(), 5);
+    assert_eq!(seen.len(), 7);
 }
 
 #[test]
