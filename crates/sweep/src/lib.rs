@@ -11,7 +11,9 @@
 //!   convergence-stability classes.
 //! - [`significance`]: the tests behind "better than" in the report
 //!   (paired and Welch t-tests, Wilcoxon, Hedges' g, Holm).
-//! - `claims`: the report's tested comparisons as sentences and tables.
+//! - `claims`: the report's tested comparisons as sentences and tables;
+//!   `clustering_models`: `vade` and `idec` against the plain VAE and the
+//!   baselines, per label.
 //! - [`report`] and [`plots`]: `report.md`, `results.csv` and SVG plots from
 //!   one or more sweep directories.
 //!
@@ -22,6 +24,7 @@
 
 pub mod aggregate;
 mod claims;
+mod clustering_models;
 pub mod error;
 pub mod plots;
 pub mod report;

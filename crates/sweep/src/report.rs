@@ -203,7 +203,7 @@ fn format_value(column: Column, value: f64) -> String {
 
 /// `mean ± std` of a column (the mean alone where the table says the
 /// metric has no spread, e.g. parameters).
-fn format_summary(column: Column, summary: &Summary) -> String {
+pub(crate) fn format_summary(column: Column, summary: &Summary) -> String {
     let spread = match column {
         Column::Metric(metric) => metric.info().spread,
         Column::ConvergenceStability | Column::BestUseCase => true,
@@ -235,6 +235,12 @@ fn best_use_case(job: &Job) -> &'static str {
             }
             Architecture::Ae => {
                 "compression and reconstruction; no prior, a less regular latent space"
+            }
+            Architecture::Vade => {
+                "clusters by design: a Gaussian-mixture prior whose components are the clusters"
+            }
+            Architecture::Idec => {
+                "clusters by design: k-means-like centres sharpened while the autoencoder trains"
             }
         },
         Job::Baseline {
@@ -629,6 +635,12 @@ pub fn render_markdown(
         }
         if let Some(comparison) = modality_comparison(study, &rows) {
             let _ = writeln!(text, "{comparison}\n");
+        }
+        if let Some(comparison) = crate::clustering_models::clustering_models_comparison(
+            &rows,
+            &scored_labels(&study.lines),
+        ) {
+            let _ = writeln!(text, "{comparison}");
         }
         let mut links = Vec::new();
         for plot in plots {

@@ -62,10 +62,10 @@ fn grid_expands_to_every_combination_and_baselines_once() {
 #[test]
 fn one_factor_study_shares_the_base_point_between_axes() {
     let plan = load_plan(&fixtures().join("ablation.json")).unwrap();
-    // 6 + 5 + 5 + 7 + 5 + 10 + 5 + 8 = 51 rows; the base point appears in
+    // 6 + 5 + 5 + 7 + 5 + 12 + 5 + 8 = 53 rows; the base point appears in
     // all eight axes (as "VAE (FC)", "yeo_johnson (default): VAE" and
-    // "fused: VAE" too) and PCA+KMeans in three, so 51 - 7 - 2 = 42.
-    assert_eq!(plan.points.len(), 42);
+    // "fused: VAE" too) and PCA+KMeans in three, so 53 - 7 - 2 = 44.
+    assert_eq!(plan.points.len(), 44);
     // Feature sets: the base, audio transforms standard and quantile_normal,
     // audio only, lyrics only, first-eigenvalue weights.
     assert_eq!(plan.feature_sets.len(), 6);
