@@ -64,6 +64,16 @@ pub(crate) fn significance_of<'a>(
     against
 }
 
+/// `p = 0.012`, or `p < 0.001` below the printed precision: a p value in a sentence.
+pub(crate) fn p_equals(p_value: f64) -> String {
+    if p_value < 0.001 {
+        "p < 0.001".to_owned()
+    } else {
+        format!("p = {p_value:.3}")
+    }
+}
+
+/// A p value in a table cell: three decimals, or `< 0.001`.
 pub(crate) fn format_p(p_value: f64) -> String {
     if p_value < 0.001 {
         "< 0.001".to_owned()
@@ -90,8 +100,8 @@ pub(crate) fn significance_sentences(column: Column, against: &[Against<'_>]) ->
             .map_or_else(|| "n/a".to_owned(), |g| format!("{g:.2}"));
         if comparison.significant() {
             better.push(format!(
-                "{label} (p = {}, g = {g})",
-                format_p(comparison.holm_p)
+                "{label} ({}, g = {g})",
+                p_equals(comparison.holm_p)
             ));
         } else {
             let needed = comparison
@@ -102,8 +112,8 @@ pub(crate) fn significance_sentences(column: Column, against: &[Against<'_>]) ->
                     format!("; about {seeds} seeds per row would show a lead of this size")
                 });
             not_shown.push(format!(
-                "{label} (p = {}, g = {g}{needed})",
-                format_p(comparison.holm_p)
+                "{label} ({}, g = {g}{needed})",
+                p_equals(comparison.holm_p)
             ));
         }
     }
@@ -214,5 +224,5 @@ pub(crate) fn tested_margin(left: &[(u64, f64)], right: &[(u64, f64)]) -> (Margi
 
 /// ` (p = ...)` of a tested margin, empty without a test.
 pub(crate) fn p_note(p_value: Option<f64>) -> String {
-    p_value.map_or_else(String::new, |p| format!(" (p = {})", format_p(p)))
+    p_value.map_or_else(String::new, |p| format!(" ({})", p_equals(p)))
 }

@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use songvae_run::metric::Metric;
 use songvae_run::spec::Architecture;
 
-use crate::claims::{Margin, format_p, tested_margin};
+use crate::claims::{Margin, p_equals, tested_margin};
 use crate::report::{Row, format_summary};
 use crate::spec::{Column, Job};
 
@@ -73,7 +73,7 @@ pub(crate) fn clustering_models_comparison(rows: &[Row<'_>], labels: &[String]) 
                     Margin::Level => "is not shown different from",
                     Margin::Behind => "loses to",
                 };
-                let p_text = p_value.map_or_else(String::new, |p| format!(", p = {}", format_p(p)));
+                let p_text = p_value.map_or_else(String::new, |p| format!(", {}", p_equals(p)));
                 parts.push(format!("{verdict} {} ({what}{p_text})", other.label));
             }
             if !parts.is_empty() {

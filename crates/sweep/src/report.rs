@@ -16,7 +16,7 @@ use songvae_run::spec::Architecture;
 
 use crate::aggregate::{LABEL_COLUMNS, PointStats, Summary, aggregate, scored_labels};
 use crate::claims::{
-    Against, Margin, format_p, p_note, significance_of, significance_sentences, significance_table,
+    Against, Margin, p_equals, p_note, significance_of, significance_sentences, significance_table,
     tested_margin,
 };
 use crate::error::{Error, Result};
@@ -983,16 +983,16 @@ fn baseline_comparison(rows: &[Row<'_>]) -> Option<String> {
                     "loses to"
                 };
                 format!(
-                    "{direction} (p = {}, g = {})",
-                    format_p(comparison.holm_p),
+                    "{direction} ({}, g = {})",
+                    p_equals(comparison.holm_p),
                     comparison
                         .hedges_g
                         .map_or_else(|| "n/a".to_owned(), |g| format!("{g:.2}"))
                 )
             }
             Some(comparison) => format!(
-                "is not shown different from (p = {})",
-                format_p(comparison.holm_p)
+                "is not shown different from ({})",
+                p_equals(comparison.holm_p)
             ),
             None => "cannot be tested against".to_owned(),
         };

@@ -268,3 +268,119 @@ fn a_modality_axis_says_per_label_whether_fusion_beats_the_best_single_modality(
         "{report}"
     );
 }
+
+#[test]
+fn an_axis_with_vade_and_idec_compares_them_per_label_with_the_plain_vae_and_the_baselines() {
+    let directory = tempfile::tempdir().unwrap();
+    let spec_path = directory.path().join("spec.json");
+    std::fs::write(
+        &spec_path,
+        r#"{"name": "clustering", "dataset": "d.json", "axes": [{"name": "architecture", "primary": "ari", "variants": [
+            {"label": "VAE (FC)", "set": {"architecture": "vae"}},
+            {"label": "VaDE", "set": {"architecture": "vade"}},
+            {"label": "IDEC", "set": {"architecture": "idec"}},
+            {"label": "PCA+KMeans", "baseline": "pca_kmeans"}
+        ]}]}"#,
+    )
+    .unwrap();
+    let plan = load_plan(&spec_path).unwrap();
+    // (row, genre ARI per seed, mood ARI per seed, k-means on the latents, empty clusters)
+    let rows: [(&str, [f64; 3], [f64; 3], Option<f64>, Option<f64>); 4] = [
+        (
+            "VAE (FC)",
+            [0.50, 0.52, 0.51],
+            [0.10, 0.11, 0.12],
+            None,
+            None,
+        ),
+        (
+            "VaDE",
+            [0.70, 0.72, 0.74],
+            [0.10, 0.12, 0.11],
+            Some(0.6),
+            Some(1.0),
+        ),
+        (
+            "IDEC",
+            [0.50, 0.53, 0.50],
+            [0.02, 0.03, 0.01],
+            Some(0.5),
+            Some(0.0),
+        ),
+        (
+            "PCA+KMeans",
+            [0.40, 0.40, 0.41],
+            [0.20, 0.20, 0.20],
+            None,
+            None,
+        ),
+    ];
+    let mut lines = String::new();
+    let mut feature_modalities = BTreeMap::new();
+    for (label, genre, mood, latent, empty) in rows {
+        let entry = plan.axes[0]
+            .entries
+            .iter()
+            .find(|entry| entry.label == label)
+            .unwrap();
+        let point = plan.point(&entry.point).unwrap();
+        feature_modalities.insert(point.features.clone(), vec![Modality::Audio]);
+        for seed in 0..3 {
+            let index = seed as usize;
+            let mut line = ResultLine::bare(&point.id, label, seed, PairStatus::Completed);
+            line.labels = vec![
+                LabelScores {
+                    label: "genre".to_owned(),
+                    ari: genre[index],
+                    nmi: genre[index] + 0.1,
+                    purity: 0.9,
+                },
+                LabelScores {
+                    label: "mood".to_owned(),
+                    ari: mood[index],
+                    nmi: mood[index] + 0.1,
+                    purity: 0.5,
+                },
+            ];
+            line.values.set(Metric::Ari, Some(genre[index]));
+            line.values.set(Metric::LatentKmeansAri, latent);
+            line.values.set(Metric::EmptyClusters, empty);
+            lines.push_str(&serde_json::to_string(&line).unwrap());
+            lines.push('\n');
+        }
+    }
+    let sweep = directory.path().join("sweep");
+    std::fs::create_dir_all(&sweep).unwrap();
+    std::fs::write(sweep.join("results.jsonl"), lines).unwrap();
+    let record = SweepRecord {
+        plan,
+        machine: Machine::default(),
+        features_dir: PathBuf::from("features"),
+        feature_dirs: BTreeMap::new(),
+        feature_modalities,
+        dataset: DatasetSummary::default(),
+        shard: None,
+    };
+    std::fs::write(
+        sweep.join("sweep.json"),
+        serde_json::to_string(&record).unwrap(),
+    )
+    .unwrap();
+    let study = load_study(&[sweep]).unwrap();
+    let out = directory.path().join("report");
+    write_report(&study, &out).unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for expected in [
+        "| `genre` | VaDE | 0.720 ± 0.020 | 0.820 ± 0.020 |",
+        "| `mood` | PCA+KMeans | 0.200 ± 0.000 | 0.300 ± 0.000 |",
+        "On `genre` ARI, VaDE beats VAE (FC) (plain VAE, p = 0.002) and beats PCA+KMeans (best baseline, p < 0.001).",
+        "On `genre` ARI, IDEC is not shown different from VAE (FC) (plain VAE, p = 1.000) and beats PCA+KMeans (best baseline, p = 0.012).",
+        "On `mood` ARI, IDEC loses to VAE (FC) (plain VAE, p = 0.012) and loses to PCA+KMeans (best baseline, p = 0.001).",
+        "VaDE: k-means on its latent means 0.600 ± 0.000, 1.0 empty clusters on average; IDEC: k-means on its latent means 0.500 ± 0.000, 0.0 empty clusters on average.",
+    ] {
+        assert!(
+            report.contains(expected),
+            "missing {expected:?} in\n{report}"
+        );
+    }
+}
