@@ -1,7 +1,7 @@
 //! `cargo xtask sweep` and `cargo xtask report`: the study, end to end.
 //!
 //! ```text
-//! cargo xtask sweep [--spec PATH] [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--ensemble N] [--no-report]
+//! cargo xtask sweep [--spec PATH] [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--kernels native|strict] [--shard I/N] [--ensemble N] [--no-report]
 //! cargo xtask report [--runs DIR ...] [--out DIR]
 //! ```
 //!
@@ -44,6 +44,10 @@ pub struct SweepArgs {
     /// Device of every run: `auto`, `cpu`, `cuda` or `cuda:N`.
     #[arg(long, value_name = "DEVICE")]
     pub device: Option<String>,
+    /// CPU kernels of every trained point: `native` (default) or `strict`
+    /// (the same numbers on Intel and AMD, slower; `docs/performance.md`).
+    #[arg(long, value_name = "KERNELS")]
+    pub kernels: Option<String>,
     /// Run only every N-th point starting at I (0-based), e.g. one task of a Slurm array.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
@@ -142,6 +146,7 @@ pub fn sweep_command(args: &SweepArgs) -> Result<()> {
         ("--jobs", &args.jobs),
         ("--seeds", &args.seeds),
         ("--device", &args.device),
+        ("--kernels", &args.kernels),
         ("--shard", &args.shard),
         ("--ensemble", &args.ensemble),
     ];

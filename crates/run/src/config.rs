@@ -47,7 +47,7 @@ use crate::error::{Error, Result};
 /// | `seed` | 0 | any u64 |
 /// | `device` | `auto` | `auto`, `cpu`, `cuda`, `cuda:N` |
 /// | `intra_op_threads` | 1 | 1 ..= 256; set once per process by the binary |
-/// | `kernels` | `strict` | `strict` (the same CPU kernels, so the same numbers, on Intel and AMD) or `native` (the libraries pick for the processor); see [`crate::machine::Kernels`]; set once per process |
+/// | `kernels` | `native` | `native` (the libraries pick for the processor: the same numbers on the same machine) or `strict` (the same CPU kernels, so the same numbers, on Intel and AMD; slower); see [`crate::machine::Kernels`]; set once per process |
 /// | `clustering` | `{"algorithm": "kmeans"}` | see `songvae_metrics::scoring::ClusteringConfig` |
 ///
 /// Valid by construction when parsed: deserialising checks every range
@@ -156,7 +156,7 @@ impl Default for RunConfig {
             seed: 0,
             device: DeviceChoice::Auto,
             intra_op_threads: 1,
-            kernels: Kernels::Strict,
+            kernels: Kernels::Native,
             clustering: ClusteringConfig::default(),
         }
     }

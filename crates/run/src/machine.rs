@@ -1,17 +1,32 @@
 //! The processor a run computes on and the CPU kernel paths it may take.
 //!
-//! libtorch's CPU math comes from MKL (matrix products) and oneDNN
-//! (convolutions and some fused layers), and both pick their code path for
-//! the processor they find: an Intel Xeon with AVX-512 and an AMD EPYC with
-//! AVX2 run different kernels, which round differently, so the same build,
+//! libtorch's CPU math comes from MKL (matrix products), oneDNN
+//! (convolutions and some fused layers) and ATen's own vectorised kernels
+//! (element-wise maths, reductions), and each picks its code path for the
+//! processor it finds: an Intel Xeon with AVX-512 and an AMD EPYC with AVX2
+//! run different kernels, which round differently, so the same build,
 //! config and seed give different numbers on the two. [`Kernels::Strict`]
-//! pins both libraries to their AVX2 paths (every x86-64 processor since
-//! Intel Haswell, 2013, and AMD Excavator, 2015) with MKL's strict
-//! conditional numerical reproducibility (results independent of memory
-//! alignment as well). [`Kernels::Native`] leaves the choice to the
-//! libraries.
+//! pins all three:
 //!
-//! Both libraries read their variables once, when they initialise, so the
+//! - MKL to its processor-independent branch, `MKL_CBWR=COMPATIBLE`: by
+//!   Intel's documentation the only conditional-numerical-reproducibility
+//!   branch that non-Intel processors run (`MKL_CBWR=AVX2`, used before,
+//!   falls back to MKL's automatic branch on AMD: measured, the fixture
+//!   study made on an AMD EPYC in that mode and rerun on an Intel Xeon
+//!   agreed in only its 21 baseline rows of 126);
+//! - oneDNN to its AVX2 kernels, `ONEDNN_MAX_CPU_ISA=AVX2`;
+//! - ATen to its AVX2 kernels, `ATEN_CPU_CAPABILITY=avx2` (it picks AVX-512
+//!   where the processor has it).
+//!
+//! AVX2 is on every x86-64 processor since Intel Haswell (2013) and AMD
+//! Excavator (2015). MKL's compatible branch is slower: 15-35% fewer steps
+//! per second on an AMD EPYC, about 1.6x the training time on an Intel Xeon
+//! (`docs/performance.md`), so [`Kernels::Native`], which leaves every
+//! choice to the libraries, is the default and `strict` is asked for (a
+//! config's `kernels`, `--kernels strict` of a sweep) where numbers must be
+//! compared across machines.
+//!
+//! The libraries read their variables once, when they initialise, so the
 //! training binary sets them before its first tensor (it starts itself again
 //! with them set when they differ), and records them with the processor in
 //! `result.json`. CUDA kernels are not affected.
@@ -22,29 +37,48 @@ use serde::{Deserialize, Serialize};
 ///
 /// | value | variables | effect |
 /// |---|---|---|
-/// | `strict` (default) | `MKL_CBWR=AVX2,STRICT`, `ONEDNN_MAX_CPU_ISA=AVX2` | the same kernels, so the same numbers, on Intel and AMD x86-64 processors with AVX2 |
-/// | `native` | none set | each library picks the fastest path for the processor |
+/// | `native` (default) | none set | each library picks the fastest path for the processor: the same numbers on the same machine |
+/// | `strict` | `MKL_CBWR=COMPATIBLE`, `ONEDNN_MAX_CPU_ISA=AVX2`, `ATEN_CPU_CAPABILITY=avx2` | the same kernels on Intel and AMD x86-64 processors with AVX2, so the same numbers |
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Kernels {
-    /// Pinned to the AVX2 paths: reproducible across x86-64 vendors.
-    #[default]
+    /// Pinned to processor-independent paths: reproducible across x86-64 vendors.
     Strict,
     /// The libraries' own choice for the processor.
+    #[default]
     Native,
 }
 
+impl std::str::FromStr for Kernels {
+    type Err = String;
+
+    /// `strict` or `native`, as in configs (the command line's `--kernels`).
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "strict" => Ok(Self::Strict),
+            "native" => Ok(Self::Native),
+            other => Err(format!(
+                "invalid kernels '{other}': expected strict or native"
+            )),
+        }
+    }
+}
+
 /// Variables that select CPU kernels, recorded in `result.json` as set.
-pub const KERNEL_VARIABLES: [&str; 2] = ["MKL_CBWR", "ONEDNN_MAX_CPU_ISA"];
+pub const KERNEL_VARIABLES: [&str; 3] = ["MKL_CBWR", "ONEDNN_MAX_CPU_ISA", "ATEN_CPU_CAPABILITY"];
 
 impl Kernels {
     /// The variables this mode sets, `(name, value)`; none for `native`.
     #[must_use]
     pub fn environment(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Self::Strict => &[("MKL_CBWR", "AVX2,STRICT"), ("ONEDNN_MAX_CPU_ISA", "AVX2")],
+            Self::Strict => &[
+                ("MKL_CBWR", "COMPATIBLE"),
+                ("ONEDNN_MAX_CPU_ISA", "AVX2"),
+                ("ATEN_CPU_CAPABILITY", "avx2"),
+            ],
             Self::Native => &[],
         }
     }

@@ -2,7 +2,7 @@
 //! libtorch: every training pair runs in a `songvae-train` process.
 //!
 //! ```text
-//! songvae-sweep run --spec FILE [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--shard I/N] [--trainer PATH] [--no-report] [--quiet]
+//! songvae-sweep run --spec FILE [--out DIR] [--dataset PATH/dataset.json] [--jobs N] [--seeds N] [--device D] [--kernels native|strict] [--shard I/N] [--trainer PATH] [--no-report] [--quiet]
 //! songvae-sweep report --runs DIR [--runs DIR ...] [--out DIR]
 //! ```
 //!
@@ -22,12 +22,13 @@ use songvae_features::descriptor::Descriptor;
 use songvae_features::fusion::Modality;
 use songvae_features::training_data::TrainingData;
 use songvae_run::device::DeviceChoice;
+use songvae_run::machine::Kernels;
 use songvae_sweep::report::{load_study, write_report};
 use songvae_sweep::runner::{
     ChildProcessExecutor, DatasetSummary, Machine, Shard, StudyData, SweepOptions, SweepRecord,
     run_sweep,
 };
-use songvae_sweep::spec::{Plan, load_plan};
+use songvae_sweep::spec::{Plan, load_plan_with_base};
 
 /// Hyperparameter ablation sweeps: run and report.
 #[derive(Debug, Parser)]
@@ -65,6 +66,10 @@ struct RunArgs {
     /// Device of every run: auto, cpu, cuda or cuda:N (default: the spec's).
     #[arg(long, value_name = "DEVICE")]
     device: Option<DeviceChoice>,
+    /// CPU kernels of every trained point, `native` or `strict` (default:
+    /// the spec's); part of each point's id.
+    #[arg(long, value_name = "KERNELS")]
+    kernels: Option<Kernels>,
     /// Run only the points whose index modulo N is I (0 <= I < N).
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
@@ -100,7 +105,11 @@ fn run_command(args: &RunArgs) -> anyhow::Result<()> {
     if args.ensemble == 0 || args.ensemble > 256 {
         anyhow::bail!("invalid --ensemble: {} is outside 1 ..= 256", args.ensemble);
     }
-    let mut plan = load_plan(&args.spec)?;
+    let mut base_keys = Vec::new();
+    if let Some(kernels) = args.kernels {
+        base_keys.push(("kernels", serde_json::Value::from(kernels.name())));
+    }
+    let mut plan = load_plan_with_base(&args.spec, &base_keys)?;
     if let Some(dataset) = &args.dataset {
         if !dataset.is_file() {
             anyhow::bail!("invalid --dataset: {} is not a file", dataset.display());

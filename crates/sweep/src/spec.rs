@@ -487,11 +487,20 @@ const RESERVED_KEYS: [&str; 3] = ["seed", "device", "intra_op_threads"];
 
 /// Reads, parses and checks a spec file and expands it into a plan.
 pub fn load_plan(path: &Path) -> Result<Plan> {
+    load_plan_with_base(path, &[])
+}
+
+/// As [`load_plan`], with keys of the spec's `base` set first (a command
+/// line's `--kernels`): every point then has them, and its id says so.
+pub fn load_plan_with_base(path: &Path, base_keys: &[(&str, Value)]) -> Result<Plan> {
     let text = std::fs::read_to_string(path).map_err(|cause| Error::io(path, cause))?;
-    let spec: SweepSpec = serde_json::from_str(&text).map_err(|error| Error::SpecSyntax {
+    let mut spec: SweepSpec = serde_json::from_str(&text).map_err(|error| Error::SpecSyntax {
         path: path.to_path_buf(),
         reason: error.to_string(),
     })?;
+    for (key, value) in base_keys {
+        spec.base.insert((*key).to_owned(), value.clone());
+    }
     let directory = path.parent().unwrap_or_else(|| Path::new(""));
     let mut plan = expand(&spec, directory)?;
     plan.spec_path = path.to_path_buf();

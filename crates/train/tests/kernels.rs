@@ -23,6 +23,7 @@ fn run_with(features: &Path, directory: &Path, name: &str, config: &str) -> RunR
         .arg("--quiet")
         .env_remove("MKL_CBWR")
         .env_remove("ONEDNN_MAX_CPU_ISA")
+        .env_remove("ATEN_CPU_CAPABILITY")
         .env_remove("SONGVAE_KERNELS_SET")
         .output()
         .expect("start songvae-train");
@@ -56,20 +57,22 @@ fn strict_kernels_are_set_before_training_and_recorded() {
         &features,
         directory.path(),
         "strict",
-        r#"{"architecture": "vae", "max_epochs": 2}"#,
+        r#"{"architecture": "vae", "max_epochs": 2, "kernels": "strict"}"#,
     );
     assert_eq!(
         strict.kernel_environment,
         vec![
-            "MKL_CBWR=AVX2,STRICT".to_owned(),
-            "ONEDNN_MAX_CPU_ISA=AVX2".to_owned()
+            "MKL_CBWR=COMPATIBLE".to_owned(),
+            "ONEDNN_MAX_CPU_ISA=AVX2".to_owned(),
+            "ATEN_CPU_CAPABILITY=avx2".to_owned()
         ]
     );
+    // The default is native: nothing set.
     let native = run_with(
         &features,
         directory.path(),
         "native",
-        r#"{"architecture": "vae", "max_epochs": 2, "kernels": "native"}"#,
+        r#"{"architecture": "vae", "max_epochs": 2}"#,
     );
     assert!(
         native.kernel_environment.is_empty(),
