@@ -79,7 +79,7 @@ fn one_factor_study_shares_the_base_point_between_axes() {
         assert_eq!(base_rows, 1, "axis {} holds the base point once", axis.name);
     }
     assert_eq!(plan.point(base_id).unwrap().label, "base");
-    assert_eq!(plan.seeds, vec![0, 1, 2]);
+    assert_eq!(plan.seeds, vec![0, 1, 2, 3, 4]);
     assert_plan_snapshot("ablation.plan.txt", &snapshot(&plan));
 }
 
