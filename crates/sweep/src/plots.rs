@@ -544,6 +544,12 @@ fn loss_plot(path: &Path, title: &str, curves: &[(String, Vec<f64>)]) -> Result<
         low = 0.0;
         high = 1.0;
     }
+    // Curves of different models can differ by orders of magnitude (the
+    // ConvVAE reconstructs frames, the others a feature vector): a log axis
+    // then keeps every curve readable.
+    let log = low > 0.0 && high / low >= 8.0;
+    let position = |value: f64| if log { value.log10() } else { value };
+    let (low, high) = (position(low), position(high));
     let margin = ((high - low) * 0.05).max(1e-6);
     let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(|error| plot_error(path, error))?;
@@ -555,20 +561,32 @@ fn loss_plot(path: &Path, title: &str, curves: &[(String, Vec<f64>)]) -> Result<
         .build_cartesian_2d(1f64..longest as f64, (low - margin)..(high + margin))
         .map_err(|error| plot_error(path, error))?;
     let span = high - low + 2.0 * margin;
+    let y_description = if log {
+        "validation loss (log scale)"
+    } else {
+        "validation loss"
+    };
     chart
         .configure_mesh()
         .x_desc("epoch")
-        .y_desc("validation loss")
+        .y_desc(y_description)
         .x_label_formatter(&|epoch: &f64| format!("{epoch:.0}"))
-        .y_label_formatter(&|value: &f64| tick_label(*value, span))
+        .y_label_formatter(&|value: &f64| {
+            if log {
+                let shown = 10f64.powf(*value);
+                tick_label(shown, shown)
+            } else {
+                tick_label(*value, span)
+            }
+        })
         .draw()
         .map_err(|error| plot_error(path, error))?;
     for (index, (label, curve)) in curves.iter().enumerate() {
         let colour = Palette99::pick(index).to_rgba();
         let mut series = Vec::new();
         for (epoch, value) in curve.iter().enumerate() {
-            if value.is_finite() {
-                series.push(((epoch + 1) as f64, *value));
+            if value.is_finite() && (!log || *value > 0.0) {
+                series.push(((epoch + 1) as f64, position(*value)));
             }
         }
         chart
@@ -757,6 +775,17 @@ mod tests {
         let loss = directory.path().join("loss.svg");
         loss_plot(&loss, "Learning rate", &curves).expect("loss plot");
         assert_plot_snapshot("loss", &loss);
+        // Curves two orders of magnitude apart (a ConvVAE beside dense
+        // models) are drawn on a log axis.
+        curves.push((
+            "ConvVAE".to_owned(),
+            (0..30)
+                .map(|epoch| 1700.0 + 1300.0 * 0.9f64.powi(epoch))
+                .collect(),
+        ));
+        let log_loss = directory.path().join("loss-log.svg");
+        loss_plot(&log_loss, "Architecture comparison", &curves).expect("log loss plot");
+        assert_plot_snapshot("loss-log", &log_loss);
 
         let mut latents = Array2::zeros((12, 3));
         let mut classes = Vec::new();
