@@ -188,17 +188,23 @@ impl Libsoxr {
         let mut output = vec![0.0_f32; capacity];
         let mut written = 0_usize;
         let mut failure = None;
-        let mut start = 0;
-        while start < samples.len() && failure.is_none() {
-            let length = block_frames.min(samples.len() - start);
+        // The input in blocks, then `None`: the flush.
+        let mut blocks: Vec<Option<&[f32]>> = samples.chunks(block_frames).map(Some).collect();
+        blocks.push(None);
+        for block in blocks {
+            let (input, length) = match block {
+                Some(block) => (block.as_ptr().cast::<c_void>(), block.len()),
+                None => (std::ptr::null(), 0),
+            };
             let mut produced = 0_usize;
-            // SAFETY: the input block and the rest of `output` are valid for
-            // `length` and `capacity - written` floats; a null idone makes
-            // soxr take the whole block, as python-soxr does.
+            // SAFETY: the block (or null, which flushes) and the rest of
+            // `output` are valid for `length` and `capacity - written`
+            // floats; a null idone makes soxr take the whole block, as
+            // python-soxr does.
             let status = unsafe {
                 process(
                     handle,
-                    samples[start..].as_ptr().cast(),
+                    input,
                     length,
                     std::ptr::null_mut(),
                     output[written..].as_mut_ptr().cast(),
@@ -206,30 +212,11 @@ impl Libsoxr {
                     &raw mut produced,
                 )
             };
+            written += produced;
             if !status.is_null() {
                 failure = Some(soxr_message(status));
+                break;
             }
-            written += produced;
-            start += length;
-        }
-        if failure.is_none() {
-            let mut produced = 0_usize;
-            // SAFETY: a null input flushes; the output range is as above.
-            let status = unsafe {
-                process(
-                    handle,
-                    std::ptr::null(),
-                    0,
-                    std::ptr::null_mut(),
-                    output[written..].as_mut_ptr().cast(),
-                    capacity - written,
-                    &raw mut produced,
-                )
-            };
-            if !status.is_null() {
-                failure = Some(soxr_message(status));
-            }
-            written += produced;
         }
         // SAFETY: handle came from soxr_create and is not used afterwards.
         unsafe { delete(handle) };

@@ -234,27 +234,7 @@ fn a_modality_axis_says_per_label_whether_fusion_beats_the_best_single_modality(
             lines.push('\n');
         }
     }
-    let sweep = directory.path().join("sweep");
-    std::fs::create_dir_all(&sweep).unwrap();
-    std::fs::write(sweep.join("results.jsonl"), lines).unwrap();
-    let record = SweepRecord {
-        plan,
-        machine: Machine::default(),
-        features_dir: PathBuf::from("features"),
-        feature_dirs: BTreeMap::new(),
-        feature_modalities,
-        dataset: DatasetSummary::default(),
-        shard: None,
-    };
-    std::fs::write(
-        sweep.join("sweep.json"),
-        serde_json::to_string(&record).unwrap(),
-    )
-    .unwrap();
-    let study = load_study(&[sweep]).unwrap();
-    let out = directory.path().join("report");
-    write_report(&study, &out).unwrap();
-    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let report = report_of(directory.path(), plan, &lines, feature_modalities);
     assert!(
         report.contains("For `language`, on ari fused: VAE (0.960 ± 0.010) beats its best single modality (p = 0.001), lyrics (0.810 ± 0.010)"),
         "{report}"

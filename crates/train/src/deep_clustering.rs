@@ -229,7 +229,13 @@ fn idec_phase(
     .centres;
     let clusters = StudentTClusters::from_centres(&store.root(), &centres);
     let fitted = train_idec(model, &clusters, store, data, config, indices, on_epoch)?;
-    let own_clusters = idec_clusters(model, &clusters, data, pretrained.nrows(), config);
+    let own_clusters = argmax_of(&all_soft_assignments(
+        model,
+        &clusters,
+        data,
+        pretrained.nrows(),
+        config.batch_size,
+    ));
     Ok(ClusteringPhase {
         fitted,
         own_clusters,
@@ -386,6 +392,34 @@ fn train_vade(
     ))
 }
 
+/// `rows(batch)` (`batch x k`) for every track, in batches and track order,
+/// without gradients.
+fn every_track(
+    data: &DeviceData,
+    track_count: usize,
+    batch_size: usize,
+    rows: impl Fn(&Batch) -> Tensor,
+) -> Tensor {
+    let all: Vec<i64> = (0..track_count as i64).collect();
+    let mut blocks = Vec::new();
+    tch::no_grad(|| {
+        for chunk in all.chunks(batch_size) {
+            blocks.push(rows(&data.batch(chunk)));
+        }
+    });
+    Tensor::cat(&blocks, 0)
+}
+
+/// The column of each row's largest entry (`n x k` scores), read to the host.
+fn argmax_of(scores: &Tensor) -> Vec<usize> {
+    let values = tensor_values(&scores.argmax(1, false));
+    let mut clusters = Vec::with_capacity(values.len());
+    for value in values {
+        clusters.push(value as usize);
+    }
+    clusters
+}
+
 /// The most responsible component of each track's latent mean.
 fn vade_clusters(
     model: &dyn SongModel,
@@ -394,47 +428,15 @@ fn vade_clusters(
     track_count: usize,
     config: &RunConfig,
 ) -> Vec<usize> {
-    argmax_rows(data, track_count, config, |batch| {
-        prior.log_responsibilities(&model.encode(batch).mean)
-    })
+    argmax_of(&every_track(
+        data,
+        track_count,
+        config.batch_size,
+        |batch| prior.log_responsibilities(&model.encode(batch).mean),
+    ))
 }
 
-/// The most likely IDEC cluster of each track.
-fn idec_clusters(
-    model: &dyn SongModel,
-    clusters: &StudentTClusters,
-    data: &DeviceData,
-    track_count: usize,
-    config: &RunConfig,
-) -> Vec<usize> {
-    argmax_rows(data, track_count, config, |batch| {
-        clusters.soft_assignments(&model.encode(batch).mean)
-    })
-}
-
-/// `scores(batch)` (`n x k`) for every track in batches; each row's argmax.
-fn argmax_rows(
-    data: &DeviceData,
-    track_count: usize,
-    config: &RunConfig,
-    scores: impl Fn(&Batch) -> Tensor,
-) -> Vec<usize> {
-    let all: Vec<i64> = (0..track_count as i64).collect();
-    let mut blocks = Vec::new();
-    tch::no_grad(|| {
-        for chunk in all.chunks(config.batch_size) {
-            blocks.push(scores(&data.batch(chunk)).argmax(1, false));
-        }
-    });
-    let values = tensor_values(&Tensor::cat(&blocks, 0));
-    let mut clusters = Vec::with_capacity(values.len());
-    for value in values {
-        clusters.push(value as usize);
-    }
-    clusters
-}
-
-/// Soft assignments of every track, `n x k`, without gradients.
+/// IDEC's soft assignments of every track, `n x k`.
 fn all_soft_assignments(
     model: &dyn SongModel,
     clusters: &StudentTClusters,
@@ -442,14 +444,9 @@ fn all_soft_assignments(
     track_count: usize,
     batch_size: usize,
 ) -> Tensor {
-    let all: Vec<i64> = (0..track_count as i64).collect();
-    let mut blocks = Vec::new();
-    tch::no_grad(|| {
-        for chunk in all.chunks(batch_size) {
-            blocks.push(clusters.soft_assignments(&model.encode(&data.batch(chunk)).mean));
-        }
-    });
-    Tensor::cat(&blocks, 0)
+    every_track(data, track_count, batch_size, |batch| {
+        clusters.soft_assignments(&model.encode(batch).mean)
+    })
 }
 
 /// IDEC's fine-tuning loop (see the module overview). The KL curve holds

@@ -8,7 +8,9 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::process::Command;
+
+mod common;
+use common::run_trainer;
 
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -282,26 +284,8 @@ fn run_binary(features: &Path, directory: &Path, config: &RunConfig, name: &str)
         kernels: Kernels::Strict,
         ..config.clone()
     };
-    let config_path = directory.join(format!("{name}.json"));
-    std::fs::write(&config_path, serde_json::to_string(&strict).expect("json")).expect("config");
-    let out = directory.join(name);
-    let output = Command::new(env!("CARGO_BIN_EXE_songvae-train"))
-        .arg("--features")
-        .arg(features)
-        .arg("--config")
-        .arg(&config_path)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .output()
-        .expect("start songvae-train");
-    assert!(
-        output.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = std::fs::read_to_string(out.join("result.json")).expect("result.json");
-    serde_json::from_str(&text).expect("result.json parses")
+    let text = serde_json::to_string(&strict).expect("json");
+    run_trainer(features, directory, name, &text)
 }
 
 /// What each method gets where k-means on the raw features fails (ARI

@@ -3,38 +3,12 @@
 //! they are missing) and records them and the processor in `result.json`.
 
 use std::path::Path;
-use std::process::Command;
+
+mod common;
+use common::run_trainer;
 
 use songvae_features::build::{BuildOptions, build_features};
 use songvae_features::dataset::FeatureSettings;
-use songvae_run::result::RunResult;
-
-fn run_with(features: &Path, directory: &Path, name: &str, config: &str) -> RunResult {
-    let config_path = directory.join(format!("{name}.json"));
-    std::fs::write(&config_path, config).expect("config");
-    let out = directory.join(name);
-    let output = Command::new(env!("CARGO_BIN_EXE_songvae-train"))
-        .arg("--features")
-        .arg(features)
-        .arg("--config")
-        .arg(&config_path)
-        .arg("--out")
-        .arg(&out)
-        .arg("--quiet")
-        .env_remove("MKL_CBWR")
-        .env_remove("ONEDNN_MAX_CPU_ISA")
-        .env_remove("ATEN_CPU_CAPABILITY")
-        .env_remove("SONGVAE_KERNELS_SET")
-        .output()
-        .expect("start songvae-train");
-    assert!(
-        output.status.success(),
-        "{name}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = std::fs::read_to_string(out.join("result.json")).expect("result.json");
-    serde_json::from_str(&text).expect("result.json parses")
-}
 
 #[test]
 fn strict_kernels_are_set_before_training_and_recorded() {
@@ -53,7 +27,7 @@ fn strict_kernels_are_set_before_training_and_recorded() {
         },
     )
     .expect("the fixture dataset builds");
-    let strict = run_with(
+    let strict = run_trainer(
         &features,
         directory.path(),
         "strict",
@@ -68,7 +42,7 @@ fn strict_kernels_are_set_before_training_and_recorded() {
         ]
     );
     // The default is native: nothing set.
-    let native = run_with(
+    let native = run_trainer(
         &features,
         directory.path(),
         "native",
