@@ -165,9 +165,10 @@ impl Default for RunConfig {
 /// The default of `plateau_factor`.
 const DEFAULT_PLATEAU_FACTOR: f64 = 0.2;
 
-/// The default of `pretrain_epochs`: about where the study's autoencoders
-/// reach their plateau on the shared datasets (`min_epochs` 60, converged
-/// epochs 60-160 in `docs/results/`), without the cost of a full run.
+/// The default of `pretrain_epochs`: about where the study's base VAE and
+/// AE have made 95% of their validation improvement on the four datasets
+/// (mean converged epochs 13 to 110 in `docs/results/`), without the cost
+/// of a full run (`docs/sweep.md`).
 const DEFAULT_PRETRAIN_EPOCHS: usize = 100;
 
 /// The default of `gamma`, IDEC's published value.
