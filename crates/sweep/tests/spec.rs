@@ -8,6 +8,7 @@ mod common;
 
 use common::assert_snapshot;
 use songvae_metrics::gaussian_mixture::CovarianceType;
+use songvae_run::machine::Kernels;
 use songvae_sweep::spec::{Job, Mode, Plan, load_plan};
 
 fn fixtures() -> PathBuf {
@@ -275,4 +276,26 @@ fn point_ids_are_an_explicit_projection_that_keeps_earlier_ids() {
     });
     assert_eq!(point_id(&on_gpu, "abc"), point_id(&job, "abc"));
     assert_ne!(point_id(&job, "abc"), point_id(&job, "abd"));
+}
+
+#[test]
+fn kernels_from_the_command_line_reach_every_trained_point_and_its_id() {
+    let path = fixtures().join("ablation.json");
+    let native = load_plan(&path).unwrap();
+    let strict = songvae_sweep::spec::load_plan_with_base(
+        &path,
+        &[("kernels", serde_json::Value::from("strict"))],
+    )
+    .unwrap();
+    assert_eq!(native.points.len(), strict.points.len());
+    for (before, after) in native.points.iter().zip(&strict.points) {
+        match (&before.job, &after.job) {
+            (Job::Train(native_config), Job::Train(strict_config)) => {
+                assert_eq!(native_config.kernels, Kernels::Native);
+                assert_eq!(strict_config.kernels, Kernels::Strict);
+                assert_ne!(before.id, after.id, "{}", before.label);
+            }
+            _ => assert_eq!(before.id, after.id, "a baseline does not train"),
+        }
+    }
 }
