@@ -478,7 +478,7 @@ fn train_idec(
     let mut previous_assignments: Option<Vec<f64>> = None;
     let mut step = 0_usize;
     let mut converged = false;
-    let validation_index = Tensor::from_slice(validation_indices).to_device(device);
+    let validation_index = data.index_of(validation_indices);
     'epochs: for epoch in 1..=config.max_epochs {
         order.shuffle(&mut shuffle_generator);
         let mut sums = Tensor::zeros([3], (Kind::Double, device));
@@ -509,8 +509,8 @@ fn train_idec(
                     break;
                 }
             }
-            let batch = data.batch(chunk);
-            let index = Tensor::from_slice(chunk).to_device(device);
+            let index = data.index_of(chunk);
+            let batch = data.batch_at(&index);
             let mean = model.encode(&batch).mean;
             let reconstruction = model.reconstruction_loss(&batch, &mean);
             let q = clusters.soft_assignments(&mean);
@@ -531,7 +531,7 @@ fn train_idec(
         }
         let sums = tensor_values(&sums);
         let validation = tch::no_grad(|| {
-            let batch = data.batch(validation_indices);
+            let batch = data.batch_at(&validation_index);
             let mean = model.encode(&batch).mean;
             let reconstruction = model.reconstruction_loss(&batch, &mean);
             let q = clusters.soft_assignments(&mean);

@@ -61,8 +61,18 @@ pub(crate) struct DeviceData {
 
 impl DeviceData {
     pub(crate) fn batch(&self, indices: &[i64]) -> Batch {
-        let index = Tensor::from_slice(indices).to_device(self.features.device());
-        let select = |tensor: &Tensor| tensor.index_select(0, &index);
+        self.batch_at(&self.index_of(indices))
+    }
+
+    /// The track indices as an index tensor on the data's device.
+    pub(crate) fn index_of(&self, indices: &[i64]) -> Tensor {
+        Tensor::from_slice(indices).to_device(self.features.device())
+    }
+
+    /// The rows of an index tensor from [`Self::index_of`], for a caller
+    /// that selects other per-track tensors with the same index.
+    pub(crate) fn batch_at(&self, index: &Tensor) -> Batch {
+        let select = |tensor: &Tensor| tensor.index_select(0, index);
         Batch {
             features: select(&self.features),
             frames: self.frames.as_ref().map(select),
