@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 /// | `plateau_factor` | 0.2 | 0 < f < 1 |
 /// | `gradient_clip` | none | > 0 (maximum gradient norm) |
 /// | `kl_warmup_epochs` | 0 | KL weight rises linearly from 0 to `beta` over these epochs |
-/// | `validation_fraction` | 0.2 | 0 < f < 1; tracks held out for early stopping |
+/// | `validation_fraction` | 0.2 | 0 <= f < 1; tracks held out for early stopping; 0 holds none out (every track trains, as a run of fixed length wants: `min_epochs` = `max_epochs`), and early stopping then watches the epoch's mean training loss |
 /// | `condition` | none | label column that conditions a `cvae` |
 /// | `pretrain_epochs` | 100 | 1 ..= 100000; `vade` and `idec` only: autoencoder pretraining epochs before the mixture / k-means fit |
 /// | `gamma` | 0.1 | > 0, <= 1000; `idec` only: weight of the clustering loss `KL(P \|\| Q)` |
@@ -415,10 +415,10 @@ impl RunConfig {
                 format!("{clip} must be finite and > 0"),
             ));
         }
-        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+        if !(self.validation_fraction >= 0.0 && self.validation_fraction < 1.0) {
             return Err(invalid(
                 "validation_fraction",
-                format!("{} is outside (0, 1)", self.validation_fraction),
+                format!("{} is outside [0, 1)", self.validation_fraction),
             ));
         }
         if self.intra_op_threads == 0 || self.intra_op_threads > 256 {
@@ -488,6 +488,7 @@ mod tests {
             (r#"{"beta": -1}"#, "beta"),
             (r#"{"batch_size": 0}"#, "batch_size"),
             (r#"{"validation_fraction": 1.0}"#, "validation_fraction"),
+            (r#"{"validation_fraction": -0.1}"#, "validation_fraction"),
             (r#"{"latent_dim": 0}"#, "latent_dim"),
             (r#"{"gradient_clip": 0}"#, "gradient_clip"),
             (r#"{"clustering": {"k": 1}}"#, "clustering.k"),

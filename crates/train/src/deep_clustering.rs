@@ -51,7 +51,7 @@ use tch::{Kind, Tensor};
 use crate::error::Result;
 use crate::run::{
     DeviceData, EpochCallback, Fit, RunOutputs, data_shape, encode_all, fit, peak_memory_mb,
-    result_of, split, stream, stream_generator, tensor_values, to_device,
+    result_of, split, stopping_loss, stream, stream_generator, tensor_values, to_device,
 };
 
 /// The fewest optimiser steps between two IDEC target updates when
@@ -449,6 +449,13 @@ fn all_soft_assignments(
     })
 }
 
+/// The epoch's divisor (tracks seen, at least 1) and the loss early
+/// stopping watches ([`stopping_loss`]).
+fn mean_and_watched(train_sum: f64, seen: usize, validation: Option<f64>) -> (f64, f64) {
+    let seen = seen.max(1) as f64;
+    (seen, stopping_loss(train_sum / seen, validation))
+}
+
 /// IDEC's fine-tuning loop (see the module overview). The KL curve holds
 /// the clustering loss `KL(P || Q)`; `assignment_changes` the share of
 /// tracks that changed cluster at each target update after the first.
@@ -530,25 +537,27 @@ fn train_idec(
             step += 1;
         }
         let sums = tensor_values(&sums);
-        let validation = tch::no_grad(|| {
-            let batch = data.batch_at(&validation_index);
-            let mean = model.encode(&batch).mean;
-            let reconstruction = model.reconstruction_loss(&batch, &mean);
-            let q = clusters.soft_assignments(&mean);
-            let clustering = clustering_loss(&target.index_select(0, &validation_index), &q);
-            tensor_values(&(reconstruction + clustering * config.gamma))[0]
+        let validation = (!validation_indices.is_empty()).then(|| {
+            tch::no_grad(|| {
+                let batch = data.batch_at(&validation_index);
+                let mean = model.encode(&batch).mean;
+                let reconstruction = model.reconstruction_loss(&batch, &mean);
+                let q = clusters.soft_assignments(&mean);
+                let clustering = clustering_loss(&target.index_select(0, &validation_index), &q);
+                tensor_values(&(reconstruction + clustering * config.gamma))[0]
+            })
         });
-        if sums.iter().any(|value| !value.is_finite()) || !validation.is_finite() {
+        let (seen, watched) = mean_and_watched(sums[0], seen, validation);
+        if sums.iter().any(|value| !value.is_finite()) || !watched.is_finite() {
             status = RunStatus::Diverged;
             diverged_epoch = Some(epoch);
             break;
         }
-        let seen = seen.max(1) as f64;
         curves.train_loss.push(sums[0] / seen);
         curves.reconstruction_loss.push(sums[1] / seen);
         curves.kl_divergence.push(sums[2] / seen);
-        curves.validation_loss.push(validation);
-        on_epoch(epoch, config.max_epochs, sums[0] / seen, validation);
+        curves.validation_loss.extend(validation);
+        on_epoch(epoch, config.max_epochs, sums[0] / seen, watched);
         if converged {
             break;
         }

@@ -47,8 +47,8 @@ use tch::{Device, Kind, Tensor};
 use crate::error::{Error, Result};
 use crate::run::{
     EarlyStopping, EpochCallback, Fit, RunOutputs, data_shape, encode_all, kl_weight,
-    peak_memory_mb, result_of, scored_outputs, split, stream, stream_generator, tensor_values,
-    to_device,
+    peak_memory_mb, result_of, scored_outputs, split, stopping_loss, stream, stream_generator,
+    tensor_values, to_device,
 };
 
 /// The group a run can train in ([`RunConfig::group_key`]).
@@ -239,17 +239,25 @@ pub fn train_group(
             &mut members,
             epoch,
         );
-        let validation = validate(&context, &model, &members, epoch);
+        let validation = if members[0].validation.is_empty() {
+            vec![None; members.len()]
+        } else {
+            validate(&context, &model, &members, epoch)
+                .into_iter()
+                .map(Some)
+                .collect()
+        };
         let count = members.len();
         for (index, member) in members.iter_mut().enumerate() {
             let parts = [sums[index], sums[count + index], sums[2 * count + index]];
             let ended = member.record_epoch(epoch, parts, validation[index]);
             if member.position == 0 && member.diverged_epoch.is_none() {
+                let train_mean = parts[0] / member.train.len() as f64;
                 on_epoch(
                     epoch,
                     member.config.max_epochs,
-                    parts[0] / member.train.len() as f64,
-                    validation[index],
+                    train_mean,
+                    stopping_loss(train_mean, validation[index]),
                 );
             }
             if ended {
@@ -325,22 +333,23 @@ impl<'a> Member<'a> {
     }
 
     /// Records an epoch's summed loss parts (train loss, reconstruction,
-    /// KL) and validation loss; returns whether the member ends: it
+    /// KL) and validation loss (`None` with no tracks held out); returns whether the member ends: it
     /// diverged (a non-finite loss), met its plateau with no decay left (a
     /// plateau with decays left lowers its learning rate instead), or ran
     /// its `max_epochs`.
-    fn record_epoch(&mut self, epoch: usize, parts: [f64; 3], validation: f64) -> bool {
+    fn record_epoch(&mut self, epoch: usize, parts: [f64; 3], validation: Option<f64>) -> bool {
         let seen = self.train.len() as f64;
-        if !parts[0].is_finite() || !validation.is_finite() {
+        let watched = stopping_loss(parts[0] / seen, validation);
+        if !parts[0].is_finite() || !watched.is_finite() {
             self.diverged_epoch = Some(epoch);
             return true;
         }
         self.curves.train_loss.push(parts[0] / seen);
         self.curves.reconstruction_loss.push(parts[1] / seen);
         self.curves.kl_divergence.push(parts[2] / seen);
-        self.curves.validation_loss.push(validation);
+        self.curves.validation_loss.extend(validation);
         let mut ended = epoch >= self.config.max_epochs;
-        if self.early_stopping.update(epoch, validation, self.config) {
+        if self.early_stopping.update(epoch, watched, self.config) {
             if self.plateau_decay_epochs.len() < self.config.plateau_decays {
                 // A plateau, not the end: a smaller step often finds the
                 // next descent (small datasets sit on several plateaus).

@@ -289,7 +289,11 @@ pub(crate) fn result_of(
             None
         } else {
             converged_epoch(
-                &curves.validation_loss,
+                if curves.validation_loss.is_empty() {
+                    &curves.train_loss
+                } else {
+                    &curves.validation_loss
+                },
                 config.kl_warmup_epochs,
                 config.tolerance,
             )
@@ -370,30 +374,33 @@ pub(crate) fn fit(
         }
         let sums = tensor_values(&sums);
         let finite = sums.iter().all(|value| value.is_finite());
-        let validation = if finite {
-            evaluate(
+        let seen = train_indices.len() as f64;
+        let validation = if !finite {
+            Some(f64::NAN)
+        } else if validation_indices.is_empty() {
+            None
+        } else {
+            Some(evaluate(
                 loss_of,
                 data,
                 validation_indices,
                 config.batch_size,
                 kl_weight,
-            )
-        } else {
-            f64::NAN
+            ))
         };
-        if !finite || !validation.is_finite() {
+        let watched = stopping_loss(sums[0] / seen, validation);
+        if !finite || !watched.is_finite() {
             status = RunStatus::Diverged;
             diverged_epoch = Some(epoch);
             break;
         }
-        let seen = train_indices.len() as f64;
         curves.train_loss.push(sums[0] / seen);
         curves.reconstruction_loss.push(sums[1] / seen);
         curves.kl_divergence.push(sums[2] / seen);
-        curves.validation_loss.push(validation);
-        on_epoch(epoch, config.max_epochs, sums[0] / seen, validation);
+        curves.validation_loss.extend(validation);
+        on_epoch(epoch, config.max_epochs, sums[0] / seen, watched);
 
-        if early_stopping.update(epoch, validation, config) {
+        if early_stopping.update(epoch, watched, config) {
             if plateau_decay_epochs.len() < config.plateau_decays {
                 // A plateau, not the end: a smaller step often finds the
                 // next descent (small datasets sit on several plateaus).
@@ -414,7 +421,15 @@ pub(crate) fn fit(
     }
 }
 
-/// Early stopping on the relative improvement of the validation loss.
+/// The loss early stopping watches: the held-out tracks' loss, or the
+/// epoch's mean training loss when none are held out (`validation_fraction`
+/// 0).
+pub(crate) fn stopping_loss(train_mean: f64, validation: Option<f64>) -> f64 {
+    validation.unwrap_or(train_mean)
+}
+
+/// Early stopping on the relative improvement of the validation loss (of
+/// [`stopping_loss`]).
 #[derive(Debug)]
 pub(crate) struct EarlyStopping {
     best_validation: f64,
@@ -479,10 +494,15 @@ pub(crate) fn kl_weight(config: &RunConfig, epoch: usize) -> f64 {
     }
 }
 
-/// Seeded split by track: at least one track on each side.
+/// Seeded split by track: at least one track on each side, or with
+/// `validation_fraction` 0 every track on the training side (the shuffle is
+/// drawn either way, so the other streams do not move).
 pub(crate) fn split(track_count: usize, config: &RunConfig) -> (Vec<i64>, Vec<i64>) {
     let mut indices: Vec<i64> = (0..track_count as i64).collect();
     indices.shuffle(&mut stream_generator(config.seed, stream::SPLIT));
+    if config.validation_fraction == 0.0 {
+        return (indices, Vec::new());
+    }
     let held_out = ((track_count as f64 * config.validation_fraction).round() as usize)
         .clamp(1, track_count - 1);
     let validation = indices.split_off(track_count - held_out);

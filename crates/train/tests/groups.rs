@@ -108,6 +108,29 @@ fn a_member_gives_the_numbers_of_its_run_alone() {
 }
 
 #[test]
+fn a_member_with_no_tracks_held_out_gives_the_numbers_of_its_run_alone() {
+    let mut configs = Vec::new();
+    for (seed, patience, tolerance) in [(0, 50, 0.001), (1, 2, 0.5), (2, 50, 0.001)] {
+        configs.push(RunConfig {
+            seed,
+            patience,
+            tolerance,
+            validation_fraction: 0.0,
+            ..base(Architecture::Ae)
+        });
+    }
+    let (grouped, _) = group(&configs);
+    assert_eq!(
+        grouped[&1].result.epochs_run, 3,
+        "the training loss is watched"
+    );
+    for (index, config) in configs.iter().enumerate() {
+        assert_eq!(grouped[&index].result.validation_tracks, 0);
+        assert_same_run(&grouped[&index], &alone(config), &format!("member {index}"));
+    }
+}
+
+#[test]
 fn members_end_on_their_own_and_a_diverging_one_leaves_the_others_alone() {
     let vae = RunConfig {
         activation: Activation::Tanh,

@@ -305,3 +305,43 @@ fn plateau_decays_lower_the_learning_rate_instead_of_stopping() {
         second.result.curves.train_loss[..4]
     );
 }
+
+#[test]
+fn with_no_tracks_held_out_every_track_trains_and_the_training_loss_is_watched() {
+    for architecture in Architecture::ALL {
+        let config = RunConfig {
+            validation_fraction: 0.0,
+            ..short_config(architecture)
+        };
+        let outputs = train_run(&config, fixture_data(), &mut |_, _, _, _| {}).unwrap();
+        let result = &outputs.result;
+        let name = architecture.name();
+        assert_eq!(result.status, RunStatus::Completed, "{name}");
+        assert_eq!(
+            (result.train_tracks, result.validation_tracks),
+            (48, 0),
+            "{name}"
+        );
+        assert!(result.curves.validation_loss.is_empty(), "{name}");
+        assert_eq!(result.final_validation_loss, None, "{name}");
+        assert!(!result.curves.train_loss.is_empty(), "{name}");
+        assert_eq!(outputs.latents.as_ref().unwrap().nrows(), 48, "{name}");
+        assert!(result.scores.is_some(), "{name}");
+    }
+    // Early stopping watches the training loss: a tolerance no epoch can
+    // meet ends the run at the first plateau, as it does with a validation
+    // split (`plateau_decays_lower_the_learning_rate_instead_of_stopping`).
+    let stopping = RunConfig {
+        validation_fraction: 0.0,
+        max_epochs: 40,
+        patience: 3,
+        tolerance: 10.0,
+        ..short_config(Architecture::Vae)
+    };
+    let stopped = train_run(&stopping, fixture_data(), &mut |_, _, _, _| {}).unwrap();
+    assert_eq!(stopped.result.epochs_run, 4);
+    assert_eq!(
+        stopped.result.converged_epoch,
+        songvae_run::result::converged_epoch(&stopped.result.curves.train_loss, 0, 10.0)
+    );
+}
