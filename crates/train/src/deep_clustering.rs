@@ -449,11 +449,27 @@ fn all_soft_assignments(
     })
 }
 
-/// The epoch's divisor (tracks seen, at least 1) and the loss early
-/// stopping watches ([`stopping_loss`]).
-fn mean_and_watched(train_sum: f64, seen: usize, validation: Option<f64>) -> (f64, f64) {
-    let seen = seen.max(1) as f64;
-    (seen, stopping_loss(train_sum / seen, validation))
+/// IDEC's loss on the held-out tracks (reconstruction plus `gamma` times
+/// the clustering loss against `target`); `None` when none are held out.
+fn idec_validation_loss(
+    model: &dyn SongModel,
+    clusters: &StudentTClusters,
+    data: &DeviceData,
+    validation_index: &Tensor,
+    target: &Tensor,
+    gamma: f64,
+) -> Option<f64> {
+    if validation_index.size()[0] == 0 {
+        return None;
+    }
+    Some(tch::no_grad(|| {
+        let batch = data.batch_at(validation_index);
+        let mean = model.encode(&batch).mean;
+        let reconstruction = model.reconstruction_loss(&batch, &mean);
+        let q = clusters.soft_assignments(&mean);
+        let clustering = clustering_loss(&target.index_select(0, validation_index), &q);
+        tensor_values(&(reconstruction + clustering * gamma))[0]
+    }))
 }
 
 /// IDEC's fine-tuning loop (see the module overview). The KL curve holds
@@ -537,17 +553,16 @@ fn train_idec(
             step += 1;
         }
         let sums = tensor_values(&sums);
-        let validation = (!validation_indices.is_empty()).then(|| {
-            tch::no_grad(|| {
-                let batch = data.batch_at(&validation_index);
-                let mean = model.encode(&batch).mean;
-                let reconstruction = model.reconstruction_loss(&batch, &mean);
-                let q = clusters.soft_assignments(&mean);
-                let clustering = clustering_loss(&target.index_select(0, &validation_index), &q);
-                tensor_values(&(reconstruction + clustering * config.gamma))[0]
-            })
-        });
-        let (seen, watched) = mean_and_watched(sums[0], seen, validation);
+        let validation = idec_validation_loss(
+            model,
+            clusters,
+            data,
+            &validation_index,
+            &target,
+            config.gamma,
+        );
+        let seen = seen.max(1) as f64;
+        let watched = stopping_loss(sums[0] / seen, validation);
         if sums.iter().any(|value| !value.is_finite()) || !watched.is_finite() {
             status = RunStatus::Diverged;
             diverged_epoch = Some(epoch);

@@ -375,19 +375,16 @@ pub(crate) fn fit(
         let sums = tensor_values(&sums);
         let finite = sums.iter().all(|value| value.is_finite());
         let seen = train_indices.len() as f64;
-        let validation = if !finite {
-            Some(f64::NAN)
-        } else if validation_indices.is_empty() {
-            None
-        } else {
-            Some(evaluate(
+        // A non-finite epoch diverged: no validation pass is needed to say so.
+        let validation = (finite && !validation_indices.is_empty()).then(|| {
+            evaluate(
                 loss_of,
                 data,
                 validation_indices,
                 config.batch_size,
                 kl_weight,
-            ))
-        };
+            )
+        });
         let watched = stopping_loss(sums[0] / seen, validation);
         if !finite || !watched.is_finite() {
             status = RunStatus::Diverged;
