@@ -108,12 +108,16 @@ pub fn draw_all(
         }
         let mut curves = Vec::new();
         for entry in &axis.entries {
-            if let Some(curve) = first_curve(study, &entry.point) {
+            if let Some((values, kind)) = first_curve(study, &entry.point) {
                 let label = match &axis.parameter {
                     Some(parameter) => format!("{parameter} = {}", entry.label),
                     None => entry.label.clone(),
                 };
-                curves.push((label, curve));
+                curves.push(LossCurve {
+                    label,
+                    values,
+                    kind,
+                });
             }
         }
         if !curves.is_empty() {
@@ -143,9 +147,27 @@ pub fn draw_all(
     Ok(files)
 }
 
-/// The validation-loss curve of a point's first completed seed, if its
-/// `result.json` is at hand.
-fn first_curve(study: &Study, point: &str) -> Option<Vec<f64>> {
+/// Which loss a drawn curve is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CurveKind {
+    /// The held-out tracks' loss, the curve early stopping watched.
+    Validation,
+    /// The epoch's mean training loss: the run held no tracks out
+    /// (`validation_fraction: 0`), so this is the curve it watched.
+    Training,
+}
+
+/// One point's loss curve on an axis's loss plot.
+struct LossCurve {
+    label: String,
+    values: Vec<f64>,
+    kind: CurveKind,
+}
+
+/// The loss curve early stopping watched in a point's first completed
+/// seed, if its `result.json` is at hand: the validation loss, or the
+/// training loss of a run that held no tracks out.
+fn first_curve(study: &Study, point: &str) -> Option<(Vec<f64>, CurveKind)> {
     for line in &study.lines {
         if line.point != point || line.status != PairStatus::Completed {
             continue;
@@ -153,10 +175,13 @@ fn first_curve(study: &Study, point: &str) -> Option<Vec<f64>> {
         let path = study.run_path(line, "result.json")?;
         let text = std::fs::read_to_string(path).ok()?;
         let result: RunResult = serde_json::from_str(&text).ok()?;
-        if result.curves.validation_loss.is_empty() {
-            return None;
+        if !result.curves.validation_loss.is_empty() {
+            return Some((result.curves.validation_loss, CurveKind::Validation));
         }
-        return Some(result.curves.validation_loss);
+        if !result.curves.train_loss.is_empty() {
+            return Some((result.curves.train_loss, CurveKind::Training));
+        }
+        return None;
     }
     None
 }
@@ -527,13 +552,18 @@ fn categorical_metric_plot(
     root.present().map_err(|error| plot_error(path, error))
 }
 
-fn loss_plot(path: &Path, title: &str, curves: &[(String, Vec<f64>)]) -> Result<()> {
+/// The loss curves of an axis's points, one line each; a training-loss
+/// curve (a run with no tracks held out) is dashed and says so in the
+/// legend, since it is not the held-out loss the other lines show.
+fn loss_plot(path: &Path, title: &str, curves: &[LossCurve]) -> Result<()> {
     let mut longest = 1;
     let mut low = f64::INFINITY;
     let mut high = f64::NEG_INFINITY;
-    for (_, curve) in curves {
-        longest = longest.max(curve.len());
-        for value in curve {
+    let mut any_training = false;
+    for curve in curves {
+        longest = longest.max(curve.values.len());
+        any_training |= curve.kind == CurveKind::Training;
+        for value in &curve.values {
             if value.is_finite() {
                 low = low.min(*value);
                 high = high.max(*value);
@@ -554,17 +584,25 @@ fn loss_plot(path: &Path, title: &str, curves: &[(String, Vec<f64>)]) -> Result<
     let root = SVGBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
     root.fill(&WHITE).map_err(|error| plot_error(path, error))?;
     let mut chart = ChartBuilder::on(&root)
-        .caption(format!("Validation loss: {title}"), ("sans-serif", 20))
+        .caption(
+            if any_training {
+                format!("Loss: {title}")
+            } else {
+                format!("Validation loss: {title}")
+            },
+            ("sans-serif", 20),
+        )
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(1f64..longest as f64, (low - margin)..(high + margin))
         .map_err(|error| plot_error(path, error))?;
     let span = high - low + 2.0 * margin;
-    let y_description = if log {
-        "validation loss (log scale)"
-    } else {
-        "validation loss"
+    let y_description = match (any_training, log) {
+        (false, true) => "validation loss (log scale)",
+        (false, false) => "validation loss",
+        (true, true) => "validation loss; dashed: training loss (log scale)",
+        (true, false) => "validation loss; dashed: training loss",
     };
     chart
         .configure_mesh()
@@ -581,21 +619,32 @@ fn loss_plot(path: &Path, title: &str, curves: &[(String, Vec<f64>)]) -> Result<
         })
         .draw()
         .map_err(|error| plot_error(path, error))?;
-    for (index, (label, curve)) in curves.iter().enumerate() {
+    for (index, curve) in curves.iter().enumerate() {
         let colour = Palette99::pick(index).to_rgba();
         let mut series = Vec::new();
-        for (epoch, value) in curve.iter().enumerate() {
+        for (epoch, value) in curve.values.iter().enumerate() {
             if value.is_finite() && (!log || *value > 0.0) {
                 series.push(((epoch + 1) as f64, position(*value)));
             }
         }
-        chart
-            .draw_series(LineSeries::new(series, colour.stroke_width(2)))
-            .map_err(|error| plot_error(path, error))?
-            .label(label.clone())
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-            });
+        let drawn = match curve.kind {
+            CurveKind::Validation => chart
+                .draw_series(LineSeries::new(series, colour.stroke_width(2)))
+                .map_err(|error| plot_error(path, error))?
+                .label(curve.label.clone()),
+            CurveKind::Training => chart
+                .draw_series(DashedLineSeries::new(
+                    series,
+                    6,
+                    4,
+                    colour.stroke_width(2),
+                ))
+                .map_err(|error| plot_error(path, error))?
+                .label(format!("{} (training loss)", curve.label)),
+        };
+        drawn.legend(move |(x, y)| {
+            PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+        });
     }
     legend_and_present(&mut chart, &root, path)
 }
@@ -670,7 +719,9 @@ mod tests {
 
     use ndarray::Array2;
 
-    use super::{Mark, MetricAxis, fit_label, latent_plot, loss_plot, metric_plot};
+    use super::{
+        CurveKind, LossCurve, Mark, MetricAxis, fit_label, latent_plot, loss_plot, metric_plot,
+    };
 
     /// Where each plot kind's snapshot lives.
     fn snapshot_path(kind: &str) -> PathBuf {
@@ -770,22 +821,44 @@ mod tests {
             let curve: Vec<f64> = (0..40)
                 .map(|epoch| 50.0 + 40.0 * rate.powi(epoch))
                 .collect();
-            curves.push((format!("learning_rate = {index}"), curve));
+            curves.push(LossCurve {
+                label: format!("learning_rate = {index}"),
+                values: curve,
+                kind: CurveKind::Validation,
+            });
         }
         let loss = directory.path().join("loss.svg");
         loss_plot(&loss, "Learning rate", &curves).expect("loss plot");
         assert_plot_snapshot("loss", &loss);
         // Curves two orders of magnitude apart (a ConvVAE beside dense
         // models) are drawn on a log axis.
-        curves.push((
-            "ConvVAE".to_owned(),
-            (0..30)
+        curves.push(LossCurve {
+            label: "ConvVAE".to_owned(),
+            values: (0..30)
                 .map(|epoch| 1700.0 + 1300.0 * 0.9f64.powi(epoch))
                 .collect(),
-        ));
+            kind: CurveKind::Validation,
+        });
         let log_loss = directory.path().join("loss-log.svg");
         loss_plot(&log_loss, "Architecture comparison", &curves).expect("log loss plot");
         assert_plot_snapshot("loss-log", &log_loss);
+        // A run that held no tracks out has only its training loss: it is
+        // drawn dashed, named as such, and the axis says so.
+        curves.truncate(2);
+        curves.push(LossCurve {
+            label: "AE (every track trains)".to_owned(),
+            values: (0..60)
+                .map(|epoch| 45.0 + 40.0 * 0.9f64.powi(epoch))
+                .collect(),
+            kind: CurveKind::Training,
+        });
+        let training_loss = directory.path().join("loss-training.svg");
+        loss_plot(&training_loss, "Architecture comparison", &curves)
+            .expect("training loss plot");
+        let drawn = std::fs::read_to_string(&training_loss).expect("training loss svg");
+        assert!(drawn.contains("AE (every track trains) (training loss)"));
+        assert!(drawn.contains("dashed: training loss"));
+        assert_plot_snapshot("loss-training", &training_loss);
 
         let mut latents = Array2::zeros((12, 3));
         let mut classes = Vec::new();
