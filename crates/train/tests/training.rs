@@ -199,6 +199,15 @@ fn outputs_are_written_and_the_shipped_configs_are_valid() {
         seen.push(architecture);
     }
     assert_eq!(seen.len(), 7);
+    // The other shipped configs (the fixed-length AE recipe of
+    // docs/features.md) parse too.
+    for entry in std::fs::read_dir(&runs).unwrap() {
+        let path = entry.unwrap().path();
+        RunConfig::from_file(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    }
+    let recipe = RunConfig::from_file(&runs.join("ae_fixed_length.json")).unwrap();
+    assert_eq!(recipe.validation_fraction.to_bits(), 0.0_f64.to_bits());
+    assert_eq!(recipe.min_epochs, recipe.max_epochs);
 }
 
 #[test]
