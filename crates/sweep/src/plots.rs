@@ -633,12 +633,7 @@ fn loss_plot(path: &Path, title: &str, curves: &[LossCurve]) -> Result<()> {
                 .map_err(|error| plot_error(path, error))?
                 .label(curve.label.clone()),
             CurveKind::Training => chart
-                .draw_series(DashedLineSeries::new(
-                    series,
-                    6,
-                    4,
-                    colour.stroke_width(2),
-                ))
+                .draw_series(DashedLineSeries::new(series, 6, 4, colour.stroke_width(2)))
                 .map_err(|error| plot_error(path, error))?
                 .label(format!("{} (training loss)", curve.label)),
         };
@@ -770,8 +765,7 @@ mod tests {
             kind: CurveKind::Training,
         });
         let training_loss = directory.path().join("loss-training.svg");
-        loss_plot(&training_loss, "Architecture comparison", &curves)
-            .expect("training loss plot");
+        loss_plot(&training_loss, "Architecture comparison", &curves).expect("training loss plot");
         let drawn = std::fs::read_to_string(&training_loss).expect("training loss svg");
         assert!(drawn.contains("AE (every track trains) (training loss)"));
         assert!(drawn.contains("dashed: training loss"));
