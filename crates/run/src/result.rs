@@ -41,6 +41,20 @@ pub struct LossCurves {
     pub assignment_changes: Vec<f64>,
 }
 
+impl LossCurves {
+    /// The curve early stopping watched and `converged_epoch` is read
+    /// from: the validation loss, or the training loss of a run that held
+    /// no tracks out (`validation_fraction: 0`, no validation curve).
+    #[must_use]
+    pub fn watched(&self) -> &[f64] {
+        if self.validation_loss.is_empty() {
+            &self.train_loss
+        } else {
+            &self.validation_loss
+        }
+    }
+}
+
 /// Share of a run's own total validation improvement that may still be
 /// ahead of it when [`converged_epoch`] counts it as converged.
 pub const CONVERGENCE_SHARE: f64 = 0.05;

@@ -175,13 +175,13 @@ fn first_curve(study: &Study, point: &str) -> Option<(Vec<f64>, CurveKind)> {
         let path = study.run_path(line, "result.json")?;
         let text = std::fs::read_to_string(path).ok()?;
         let result: RunResult = serde_json::from_str(&text).ok()?;
-        if !result.curves.validation_loss.is_empty() {
-            return Some((result.curves.validation_loss, CurveKind::Validation));
-        }
-        if !result.curves.train_loss.is_empty() {
-            return Some((result.curves.train_loss, CurveKind::Training));
-        }
-        return None;
+        let kind = if result.curves.validation_loss.is_empty() {
+            CurveKind::Training
+        } else {
+            CurveKind::Validation
+        };
+        let watched = result.curves.watched();
+        return (!watched.is_empty()).then(|| (watched.to_vec(), kind));
     }
     None
 }

@@ -288,15 +288,7 @@ pub(crate) fn result_of(
         converged_epoch: if fitted.diverged_epoch.is_some() {
             None
         } else {
-            converged_epoch(
-                if curves.validation_loss.is_empty() {
-                    &curves.train_loss
-                } else {
-                    &curves.validation_loss
-                },
-                config.kl_warmup_epochs,
-                config.tolerance,
-            )
+            converged_epoch(curves.watched(), config.kl_warmup_epochs, config.tolerance)
         },
         plateau_decay_epochs: fitted.plateau_decay_epochs,
         final_train_loss: curves.train_loss.last().copied(),

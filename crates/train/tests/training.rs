@@ -295,6 +295,10 @@ fn plateau_decays_lower_the_learning_rate_instead_of_stopping() {
     let second = train_run(&decaying, fixture_data(), &mut |_, _, _, _| {}).unwrap();
     assert_eq!(second.result.plateau_decay_epochs, vec![4, 7]);
     assert_eq!(second.result.epochs_run, 10, "the third plateau ends it");
+    assert_eq!(
+        second.result.curves.watched(),
+        &second.result.curves.validation_loss[..]
+    );
     // The converged epoch is the curve's (`songvae_run::result::converged_epoch`),
     // not where early stopping ended the run.
     assert_eq!(
@@ -334,6 +338,11 @@ fn with_no_tracks_held_out_every_track_trains_and_the_training_loss_is_watched()
         assert!(result.curves.validation_loss.is_empty(), "{name}");
         assert_eq!(result.final_validation_loss, None, "{name}");
         assert!(!result.curves.train_loss.is_empty(), "{name}");
+        assert_eq!(
+            result.curves.watched(),
+            &result.curves.train_loss[..],
+            "{name}"
+        );
         assert_eq!(outputs.latents.as_ref().unwrap().nrows(), 48, "{name}");
         assert!(result.scores.is_some(), "{name}");
     }
