@@ -333,18 +333,19 @@ impl<'a> Member<'a> {
     }
 
     /// Records an epoch's summed loss parts (train loss, reconstruction,
-    /// KL) and validation loss (`None` with no tracks held out); returns whether the member ends: it
-    /// diverged (a non-finite loss), met its plateau with no decay left (a
-    /// plateau with decays left lowers its learning rate instead), or ran
-    /// its `max_epochs`.
+    /// KL) and validation loss (`None` with no tracks held out); returns
+    /// whether the member ends: it diverged (a non-finite loss), met its
+    /// plateau with no decay left (a plateau with decays left lowers its
+    /// learning rate instead), or ran its `max_epochs`.
     fn record_epoch(&mut self, epoch: usize, parts: [f64; 3], validation: Option<f64>) -> bool {
         let seen = self.train.len() as f64;
-        let watched = stopping_loss(parts[0] / seen, validation);
+        let train_mean = parts[0] / seen;
+        let watched = stopping_loss(train_mean, validation);
         if !parts[0].is_finite() || !watched.is_finite() {
             self.diverged_epoch = Some(epoch);
             return true;
         }
-        self.curves.train_loss.push(parts[0] / seen);
+        self.curves.train_loss.push(train_mean);
         self.curves.reconstruction_loss.push(parts[1] / seen);
         self.curves.kl_divergence.push(parts[2] / seen);
         self.curves.validation_loss.extend(validation);
