@@ -5,6 +5,8 @@
 //!   (one-factor-at-a-time or full grid) before anything runs.
 //! - [`runner`]: runs the plan's pairs on a pool of workers, training in
 //!   `songvae-train` processes, baselines in process; shards; resumes.
+//! - [`schedule`]: the order in which the runner starts its units, the
+//!   longest expected first.
 //! - [`results`]: `results.jsonl`, appended one whole line at a time, and
 //!   read back (a torn last line is ignored and cut off).
 //! - [`aggregate`]: mean and standard deviation over seeds, and the
@@ -30,5 +32,6 @@ pub mod plots;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod schedule;
 pub mod significance;
 pub mod spec;

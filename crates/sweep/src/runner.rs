@@ -1,10 +1,12 @@
 //! Running a plan: every pending (point, seed) pair on a pool of workers,
 //! each finished pair appended to `results.jsonl` at once.
 //!
-//! Training runs go to child processes (one per pair, see
-//! [`ChildProcessExecutor`]): a crash or an abort inside libtorch ends one
-//! pair, not the sweep; each run's peak memory is its own process's; and
-//! libtorch's process-wide thread count is set once per child. On Linux a
+//! Training runs go to child processes (one per unit: a stacked group, the
+//! seeds of a point that does not stack trained in turn, or one pair with
+//! `--ensemble 1`; see [`ChildProcessExecutor`]): a crash or an abort
+//! inside libtorch ends one unit, not the sweep; and libtorch's
+//! process-wide thread count is set once per child. Units start longest
+//! first (`crate::schedule`). On Linux a
 //! child ends with its sweep (see [`SWEEP_PID_VARIABLE`]), so a sweep killed
 //! outright leaves no training running on. Baselines
 //! (PCA + k-means, k-means on the raw features) are cheap and run in the
@@ -23,12 +25,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ndarray::Array2;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use songvae_features::cache::{write_atomic, write_npy_atomic};
 use songvae_features::fusion::Modality;
@@ -47,6 +48,7 @@ use songvae_run::spec::Architecture;
 
 use crate::error::{Error, Result};
 use crate::results::{PairStatus, ResultLine, ResultsFile};
+use crate::schedule;
 use crate::spec::{BaselineKind, Job, Plan, Point};
 
 /// `--shard I/N`: this machine runs the points whose index modulo `N` is `I`.
@@ -288,22 +290,35 @@ pub trait Executor: Sync {
     }
 }
 
+/// What tasks must share to run in one `songvae-train --group` process.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum UnitKey {
+    /// One stacked model: the group key and the feature set.
+    Stacked(GroupKey, String),
+    /// An architecture that does not stack: the seeds of one point, trained
+    /// one after another.
+    InTurn(String),
+}
+
 /// Splits tasks into the units a worker runs: training tasks whose configs
-/// share a `GroupKey` and a feature set go together, `ensemble` at most
-/// per unit, in the order their first task comes; every other task (a
-/// baseline, a `cvae` or `conv_vae`) is a unit alone. `ensemble = 1` gives
-/// one task per unit.
+/// share a `GroupKey` and a feature set go together as one stacked group;
+/// the seeds of a point whose architecture does not stack (`cvae`,
+/// `conv_vae`, `vade`, `idec`) go together to train one after another in
+/// one process (`songvae_train::hosted`); `ensemble` at most per unit, in
+/// the order their first task comes. A baseline is a unit alone.
+/// `ensemble = 1` gives one task per unit.
 #[must_use]
 pub fn group_tasks(tasks: Vec<Task>, ensemble: usize) -> Vec<Vec<Task>> {
     let ensemble = ensemble.max(1);
     let mut units: Vec<Vec<Task>> = Vec::new();
-    // The open unit of each (group key, feature set), by index in `units`.
-    let mut open: BTreeMap<(GroupKey, String), usize> = BTreeMap::new();
+    // The open unit of each key, by index in `units`.
+    let mut open: BTreeMap<UnitKey, usize> = BTreeMap::new();
     for task in tasks {
         let key = match &task.point.job {
-            Job::Train(config) if ensemble > 1 => config
-                .group_key()
-                .map(|key| (key, task.point.features.clone())),
+            Job::Train(config) if ensemble > 1 => Some(match config.group_key() {
+                Some(key) => UnitKey::Stacked(key, task.point.features.clone()),
+                None => UnitKey::InTurn(task.point.id.clone()),
+            }),
             _ => None,
         };
         let Some(key) = key else {
@@ -544,9 +559,15 @@ pub fn run_sweep(
             flag: "--jobs".to_owned(),
             reason: error.to_string(),
         })?;
-    let units = group_tasks(tasks, options.ensemble);
-    pool.install(|| {
-        units.par_iter().with_max_len(1).for_each(|unit| {
+    // Workers take units from one queue, the longest expected first.
+    let units = schedule::longest_first(group_tasks(tasks, options.ensemble), study);
+    let next_unit = AtomicUsize::new(0);
+    let work = || {
+        loop {
+            let index = next_unit.fetch_add(1, Ordering::SeqCst);
+            let Some(unit) = units.get(index) else {
+                return;
+            };
             if stop.load(Ordering::SeqCst) {
                 return;
             }
@@ -567,7 +588,12 @@ pub fn run_sweep(
             });
             running.finish_and_clear();
             progress.remove(&running);
-        });
+        }
+    };
+    pool.scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            scope.spawn(|_| work());
+        }
     });
     overall.finish_and_clear();
     let (_, summary, first_error) = shared

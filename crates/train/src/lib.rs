@@ -12,6 +12,9 @@
 //! - [`deep_clustering`]: `vade` and `idec`, the models that cluster by
 //!   design: pretraining, the mixture or k-means start, their own loss and
 //!   their own clusters.
+//! - [`group`]: several runs of one shape trained as one stacked model.
+//! - [`hosted`]: runs of the architectures that do not stack, trained one
+//!   after another in one process.
 //! - [`output`]: writes `result.json`, `latents.npy`, `clusters.txt` and the
 //!   checkpoint atomically.
 //!
@@ -24,5 +27,6 @@
 pub mod deep_clustering;
 pub mod error;
 pub mod group;
+pub mod hosted;
 pub mod output;
 pub mod run;

@@ -19,8 +19,10 @@ use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
 use songvae_run::machine::Kernels;
 use songvae_run::result::{GroupFile, OutcomeStatus, RunOutcome, RunResult};
-use songvae_train::group::train_group;
+use songvae_train::group::{group_key, train_group};
+use songvae_train::hosted::train_in_turn;
 use songvae_train::output::{train_to_directory, write_outputs};
+use songvae_train::run::RunOutputs;
 
 /// Train one model on a features directory, cluster and score its latents.
 #[derive(Debug, Parser)]
@@ -36,7 +38,8 @@ struct Args {
     #[arg(long, required_unless_present = "group", conflicts_with = "group")]
     out: Option<PathBuf>,
     /// Train the runs of this group file (JSON, written by a sweep) as one
-    /// stacked group; each member's index is printed on a line as it ends.
+    /// stacked group, or one after another for an architecture that does
+    /// not stack; each member's index is printed on a line as it ends.
     #[arg(long, value_name = "FILE")]
     group: Option<PathBuf>,
     /// Overrides the config's device: auto, cpu, cuda or cuda:N.
@@ -182,9 +185,11 @@ fn outcome_of(outcome: &anyhow::Result<RunResult>, out: &Path) -> RunOutcome {
     }
 }
 
-/// Trains a group file's members as one stacked group; writes each
-/// member's outputs and outcome as it ends and prints its index. When the
-/// group cannot train, every member left gets a failed outcome.
+/// Trains a group file's members as one stacked group (or, for an
+/// architecture that does not stack, one after another in this process);
+/// writes each member's outputs and outcome as it ends and prints its
+/// index. When the group cannot train, every member left gets a failed
+/// outcome.
 fn run_group(args: &Args, group_path: &Path) -> anyhow::Result<()> {
     end_with_the_sweep()?;
     let text = std::fs::read_to_string(group_path)
@@ -208,22 +213,32 @@ fn run_group(args: &Args, group_path: &Path) -> anyhow::Result<()> {
         tch::set_num_threads(i32::try_from(threads).context("intra_op_threads")?);
         let data = TrainingData::load(&args.features)?;
         let mut stdout = std::io::stdout().lock();
-        train_group(
-            &configs,
-            &data,
-            &mut |_, _, _, _| {},
-            &mut |index, outputs| {
-                let member = &group.members[index];
-                let written = write_outputs(&member.out, &outputs, &data).map(|()| outputs.result);
-                let written = written.map_err(anyhow::Error::from);
-                // A member whose outputs cannot be written fails alone.
-                let _ = write_outcome(&member.outcome, &outcome_of(&written, &member.out));
-                ended[index] = true;
-                let _ = writeln!(stdout, "{index}");
-                let _ = stdout.flush();
-                Ok(())
-            },
-        )?;
+        let mut member_ended = |index: usize, outputs: songvae_train::error::Result<RunOutputs>| {
+            let member = &group.members[index];
+            let written = outputs.and_then(|outputs| {
+                write_outputs(&member.out, &outputs, &data).map(|()| outputs.result)
+            });
+            let written = written.map_err(anyhow::Error::from);
+            // A member that fails, or whose outputs cannot be written, fails alone.
+            let _ = write_outcome(&member.outcome, &outcome_of(&written, &member.out));
+            ended[index] = true;
+            let _ = writeln!(stdout, "{index}");
+            let _ = stdout.flush();
+            Ok(())
+        };
+        let stacks = configs
+            .first()
+            .is_some_and(|config| group_key(config).is_some());
+        if stacks {
+            train_group(
+                &configs,
+                &data,
+                &mut |_, _, _, _| {},
+                &mut |index, outputs| member_ended(index, Ok(outputs)),
+            )?;
+        } else {
+            train_in_turn(&configs, &data, &mut member_ended)?;
+        }
         Ok(())
     })();
     if let Err(error) = &trained {

@@ -1,7 +1,9 @@
 //! Runs trained as one stacked group on the fixture dataset: a member's
 //! numbers do not depend on its group, members end on their own, a member
 //! that diverges leaves the others alone, and the stacked path agrees with
-//! libtorch's own Adam on one unstacked model.
+//! libtorch's own Adam on one unstacked model; runs of the architectures
+//! that do not stack, hosted one after another in one process, give the
+//! numbers of runs alone.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,7 @@ use songvae_run::device::DeviceChoice;
 use songvae_run::result::RunStatus;
 use songvae_run::spec::{Activation, Architecture};
 use songvae_train::group::train_group;
+use songvae_train::hosted::train_in_turn;
 use songvae_train::run::{RunOutputs, train_run, train_unstacked};
 
 fn base(architecture: Architecture) -> RunConfig {
@@ -215,4 +218,89 @@ fn the_stacked_path_follows_libtorch_adam_on_one_model() {
         }
         assert_eq!(stacked.result.parameters, reference.result.parameters);
     }
+}
+
+/// Trains `configs` one after another in this process; each run's outputs
+/// (or its error, as text) by index.
+fn in_turn(configs: &[RunConfig]) -> BTreeMap<usize, Result<RunOutputs, String>> {
+    one_thread();
+    let mut outputs = BTreeMap::new();
+    train_in_turn(configs, fixture_data(), &mut |index, ended| {
+        outputs.insert(index, ended.map_err(|error| error.to_string()));
+        Ok(())
+    })
+    .expect("the runs train in turn");
+    outputs
+}
+
+#[test]
+fn runs_hosted_in_turn_give_the_numbers_of_runs_alone_in_any_order() {
+    let mut configs = Vec::new();
+    for (seed, architecture) in [
+        (0, Architecture::ConvVae),
+        (1, Architecture::ConvVae),
+        (0, Architecture::Cvae),
+        (2, Architecture::Vade),
+        (3, Architecture::Idec),
+    ] {
+        configs.push(RunConfig {
+            seed,
+            condition: (architecture == Architecture::Cvae).then(|| "language".to_owned()),
+            pretrain_epochs: if architecture.clusters_by_design() {
+                5
+            } else {
+                RunConfig::default().pretrain_epochs
+            },
+            ..base(architecture)
+        });
+    }
+    let forward = in_turn(&configs);
+    let mut reversed_configs = configs.clone();
+    reversed_configs.reverse();
+    let reversed = in_turn(&reversed_configs);
+    let count = configs.len();
+    for (index, config) in configs.iter().enumerate() {
+        let what = format!("run {index} ({})", config.architecture.name());
+        let hosted = forward[&index].as_ref().expect("the run trains");
+        let hosted_last_first = reversed[&(count - 1 - index)]
+            .as_ref()
+            .expect("the run trains");
+        assert_same_run(hosted, hosted_last_first, &what);
+        assert_same_run(hosted, &alone(config), &what);
+    }
+}
+
+#[test]
+fn a_run_hosted_in_turn_that_fails_fails_alone() {
+    let failing = RunConfig {
+        condition: Some("no_such_label".to_owned()),
+        ..base(Architecture::Cvae)
+    };
+    let next = RunConfig {
+        seed: 1,
+        ..base(Architecture::ConvVae)
+    };
+    let outputs = in_turn(&[failing, next.clone()]);
+    let error = outputs[&0]
+        .as_ref()
+        .expect_err("an unknown condition fails");
+    assert!(error.contains("no_such_label"), "{error}");
+    let trained = outputs[&1].as_ref().expect("the next run still trains");
+    assert_same_run(trained, &alone(&next), "the run after a failed one");
+}
+
+#[test]
+fn runs_hosted_in_turn_must_share_the_process_settings() {
+    let one_thread_run = base(Architecture::ConvVae);
+    let two_thread_run = RunConfig {
+        intra_op_threads: 2,
+        ..base(Architecture::ConvVae)
+    };
+    let error = train_in_turn(
+        &[one_thread_run, two_thread_run],
+        fixture_data(),
+        &mut |_, _| Ok(()),
+    )
+    .expect_err("different thread counts cannot share a process");
+    assert!(error.to_string().contains("group"), "{error}");
 }
