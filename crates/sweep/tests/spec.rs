@@ -63,13 +63,14 @@ fn grid_expands_to_every_combination_and_baselines_once() {
 #[test]
 fn one_factor_study_shares_the_base_point_between_axes() {
     let plan = load_plan(&fixtures().join("ablation.json")).unwrap();
-    // 6 + 5 + 5 + 7 + 5 + 12 + 5 + 8 = 53 rows; the base point appears in
-    // all eight axes (as "VAE (FC)", "yeo_johnson (default): VAE" and
-    // "fused: VAE" too) and PCA+KMeans in three, so 53 - 7 - 2 = 44.
-    assert_eq!(plan.points.len(), 44);
+    // 6 + 5 + 5 + 7 + 5 + 12 + 5 + 8 + 6 = 59 rows; the base point appears
+    // in all nine axes (as "VAE (FC)", "yeo_johnson (default): VAE",
+    // "fused: VAE" and "word (default): VAE" too), PCA+KMeans in four and
+    // the beta-VAE (beta 4) in two, so 59 - 8 - 3 - 1 = 47.
+    assert_eq!(plan.points.len(), 47);
     // Feature sets: the base, audio transforms standard and quantile_normal,
-    // audio only, lyrics only, first-eigenvalue weights.
-    assert_eq!(plan.feature_sets.len(), 6);
+    // audio only, lyrics only, first-eigenvalue weights, char_wb lyrics.
+    assert_eq!(plan.feature_sets.len(), 7);
     let base_id = &plan.axes[0].entries[2].point;
     for axis in &plan.axes {
         let base_rows = axis
