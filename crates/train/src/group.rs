@@ -44,6 +44,7 @@ use songvae_run::config::{GroupKey, RunConfig};
 use songvae_run::result::{LossCurves, RunStatus};
 use tch::{Device, Kind, Tensor};
 
+use crate::adam::{MemberAdam, MemberStep};
 use crate::error::{Error, Result};
 use crate::run::{
     EarlyStopping, EpochCallback, Fit, RunOutputs, data_shape, encode_all, kl_weight,
@@ -56,11 +57,6 @@ use crate::run::{
 pub fn group_key(config: &RunConfig) -> Option<GroupKey> {
     config.group_key()
 }
-
-/// Adam's constants, as `torch.optim.Adam`'s defaults.
-const BETA1: f64 = 0.9;
-const BETA2: f64 = 0.999;
-const EPSILON: f64 = 1e-8;
 
 /// One member's state during training.
 struct Member<'a> {
@@ -82,78 +78,10 @@ struct Member<'a> {
     active: bool,
 }
 
-/// Adam with one learning rate, step count and state per member.
-struct MemberAdam {
-    exp_avg: Vec<Tensor>,
-    exp_avg_sq: Vec<Tensor>,
-}
-
-impl MemberAdam {
-    fn new(parameters: &[Tensor]) -> Self {
-        let mut exp_avg = Vec::with_capacity(parameters.len());
-        let mut exp_avg_sq = Vec::with_capacity(parameters.len());
-        for parameter in parameters {
-            exp_avg.push(parameter.zeros_like());
-            exp_avg_sq.push(parameter.zeros_like());
-        }
-        Self {
-            exp_avg,
-            exp_avg_sq,
-        }
-    }
-
-    /// Keeps the state of the members at `keep` only (see
-    /// `StackedDense::retain`).
-    fn retain(&mut self, keep: &[i64], device: Device) {
-        let index = Tensor::from_slice(keep).to_device(device);
-        for state in self.exp_avg.iter_mut().chain(self.exp_avg_sq.iter_mut()) {
-            *state = state.index_select(0, &index);
-        }
-    }
-
-    /// One step for every member (ended members have left the stack):
-    /// `torch.optim.Adam`'s update, in its own in-place form (`lerp_` for
-    /// the moments, the bias-corrected denominator, one `addcdiv_`), with
-    /// each member's learning rate and step count.
-    fn step(&mut self, parameters: &[Tensor], members: &mut [Member<'_>], device: Device) {
-        let mut step_sizes = Vec::with_capacity(members.len());
-        let mut corrections = Vec::with_capacity(members.len());
-        for member in members.iter_mut() {
-            member.adam_steps += 1;
-            let steps = member.adam_steps;
-            let correction1 = 1.0 - BETA1.powi(steps);
-            let correction2 = 1.0 - BETA2.powi(steps);
-            // Negative: `addcdiv_` adds, the step descends.
-            step_sizes.push((-member.learning_rate / correction1) as f32);
-            corrections.push(correction2.sqrt() as f32);
-        }
-        let shape = [members.len() as i64, 1, 1];
-        let step_size = Tensor::from_slice(&step_sizes)
-            .view(shape)
-            .to_device(device);
-        let correction = Tensor::from_slice(&corrections)
-            .view(shape)
-            .to_device(device);
-        tch::no_grad(|| {
-            for (index, parameter) in parameters.iter().enumerate() {
-                let gradient = parameter.grad();
-                let _ = self.exp_avg[index].lerp_(&gradient, 1.0 - BETA1);
-                let _ = self.exp_avg_sq[index].lerp_(&gradient.square(), 1.0 - BETA2);
-                let mut denominator = self.exp_avg_sq[index].sqrt();
-                let _ = denominator.g_div_(&correction);
-                let _ = denominator.g_add_scalar_(EPSILON);
-                let _ = denominator.g_div_(&step_size);
-                let mut target = parameter.shallow_clone();
-                let _ = target.addcdiv_(&self.exp_avg[index], &denominator);
-            }
-        });
-    }
-}
-
 /// Scales each member's gradients so that their joint norm is at most its
 /// `gradient_clip` (as `torch.nn.utils.clip_grad_norm_`); members without
 /// a clip are left alone.
-fn clip_gradients(parameters: &[Tensor], members: &[Member<'_>], device: Device) {
+fn clip_gradients(gradients: &[Tensor], members: &[Member<'_>], device: Device) {
     let mut limits = Vec::with_capacity(members.len());
     for member in members {
         limits.push(member.config.gradient_clip.unwrap_or(f64::INFINITY) as f32);
@@ -163,12 +91,10 @@ fn clip_gradients(parameters: &[Tensor], members: &[Member<'_>], device: Device)
     }
     tch::no_grad(|| {
         let mut squares = Tensor::zeros([members.len() as i64], (Kind::Float, device));
-        for parameter in parameters {
-            squares +=
-                parameter
-                    .grad()
-                    .square()
-                    .sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
+        for gradient in gradients {
+            squares += gradient
+                .square()
+                .sum_dim_intlist([1, 2].as_slice(), false, Kind::Float);
         }
         let norm = squares.sqrt();
         let limit = Tensor::from_slice(&limits).to_device(device);
@@ -176,9 +102,8 @@ fn clip_gradients(parameters: &[Tensor], members: &[Member<'_>], device: Device)
         let factor = coefficient
             .clamp_max(1.0)
             .view([members.len() as i64, 1, 1]);
-        for parameter in parameters {
-            let mut gradient = parameter.grad();
-            let _ = gradient.g_mul_(&factor);
+        for gradient in gradients {
+            let _ = gradient.shallow_clone().g_mul_(&factor);
         }
     });
 }
@@ -426,15 +351,16 @@ fn train_epoch(
         let (reconstruction, kl) = model.loss_parts(&input, noise.as_ref());
         let per_member = &reconstruction + &kl * &weights;
         let total = per_member.sum(Kind::Float);
-        for parameter in parameters {
-            let mut gradient = parameter.grad();
-            if gradient.defined() {
-                let _ = gradient.zero_();
-            }
+        // The gradients come back as new tensors (no `.grad` to zero and
+        // accumulate into: two passes over every gradient saved per step).
+        let gradients = Tensor::run_backward(&[&total], parameters, false, false);
+        clip_gradients(&gradients, members, context.device);
+        let mut steps = Vec::with_capacity(members.len());
+        for member in members.iter_mut() {
+            member.adam_steps += 1;
+            steps.push(MemberStep::new(member.learning_rate, member.adam_steps));
         }
-        total.backward();
-        clip_gradients(parameters, members, context.device);
-        adam.step(parameters, members, context.device);
+        adam.step(parameters, &gradients, &steps);
         let parts = Tensor::stack(&[per_member, reconstruction, kl], 0)
             .detach()
             .to_kind(Kind::Double);

@@ -13,6 +13,8 @@
 //!   design: pretraining, the mixture or k-means start, their own loss and
 //!   their own clusters.
 //! - [`group`]: several runs of one shape trained as one stacked model.
+//! - [`adam`]: the stacked model's Adam, one learning rate per member; on
+//!   CPU two passes in Rust over each parameter's memory.
 //! - [`hosted`]: runs of the architectures that do not stack, trained one
 //!   after another in one process.
 //! - [`output`]: writes `result.json`, `latents.npy`, `clusters.txt` and the
@@ -24,6 +26,7 @@
 //! thread count is process-wide: the binary sets it once from
 //! `intra_op_threads`; this library never changes it.
 
+pub mod adam;
 pub mod deep_clustering;
 pub mod error;
 pub mod group;
