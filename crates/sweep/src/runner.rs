@@ -39,7 +39,7 @@ use songvae_metrics::scoring::{ClusteringConfig, cluster_and_score, cluster_coun
 use songvae_run::config::GroupKey;
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
-use songvae_run::machine::Kernels;
+use songvae_run::machine::{ALLOCATOR_VARIABLE, Kernels, training_environment};
 use songvae_run::metric::Metric;
 use songvae_run::result::{
     GroupFile, GroupMember, OutcomeStatus, RunOutcome, RunResult, SWEEP_PID_VARIABLE,
@@ -807,9 +807,10 @@ fn line_of_outcome(
 
 impl ChildProcessExecutor<'_> {
     /// `songvae-train --features DIR --quiet`, told its sweep's process id,
-    /// started with the kernel variables of `kernels` (so it need not start
-    /// itself again to set them), no input, stderr piped (its last line
-    /// explains a crash).
+    /// started with the kernel variables of `kernels` and the allocator
+    /// settings (`songvae_run::machine::training_environment`, so it need not
+    /// start itself again to set them), no input, stderr piped (its last
+    /// line explains a crash).
     fn trainer_command(&self, features_dir: &Path, kernels: Kernels) -> Command {
         let mut command = Command::new(&self.trainer);
         command
@@ -819,7 +820,8 @@ impl ChildProcessExecutor<'_> {
             .env(SWEEP_PID_VARIABLE, std::process::id().to_string())
             .stdin(Stdio::null())
             .stderr(Stdio::piped());
-        for (name, value) in kernels.environment() {
+        let tunables = std::env::var(ALLOCATOR_VARIABLE).ok();
+        for (name, value) in training_environment(kernels, tunables.as_deref()) {
             command.env(name, value);
         }
         command

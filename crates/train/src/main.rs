@@ -17,7 +17,7 @@ use songvae_features::cache::write_atomic;
 use songvae_features::training_data::TrainingData;
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
-use songvae_run::machine::Kernels;
+use songvae_run::machine::{ALLOCATOR_VARIABLE, Kernels, training_environment};
 use songvae_run::result::{GroupFile, OutcomeStatus, RunOutcome, RunResult};
 use songvae_train::group::{group_key, train_group};
 use songvae_train::hosted::train_in_turn;
@@ -79,15 +79,18 @@ fn end_with_the_sweep() -> anyhow::Result<()> {
 /// with its kernel variables, so that it never does so twice.
 const KERNELS_RESTART_VARIABLE: &str = "SONGVAE_KERNELS_SET";
 
-/// Gives this process the kernel variables of `kernels`
-/// (`songvae_run::machine`). MKL and oneDNN read them once, when they
-/// initialise, and a safe program cannot change its own environment, so
-/// when one differs the binary starts itself again in place (`exec`: the
-/// same process id and arguments) with them set. Called before the first
-/// tensor.
+/// Gives this process the variables it must have from its start
+/// (`songvae_run::machine::training_environment`): the kernel variables of
+/// `kernels` and glibc's allocator settings. MKL, oneDNN and glibc read them
+/// once, when they initialise, and a safe program cannot change its own
+/// environment, so when one differs the binary starts itself again in
+/// place (`exec`: the same process id and arguments) with them set. Called
+/// before the first tensor.
 fn use_kernels(kernels: Kernels) -> anyhow::Result<()> {
+    let tunables = std::env::var(ALLOCATOR_VARIABLE).ok();
+    let variables = training_environment(kernels, tunables.as_deref());
     let mut missing = Vec::new();
-    for (name, value) in kernels.environment() {
+    for (name, value) in &variables {
         if std::env::var(name).ok().as_deref() != Some(*value) {
             missing.push((*name, *value));
         }
@@ -102,7 +105,7 @@ fn use_kernels(kernels: Kernels) -> anyhow::Result<()> {
             kernels.name()
         );
     }
-    restart_with(kernels.environment())
+    restart_with(&variables)
 }
 
 #[cfg(unix)]
