@@ -23,7 +23,7 @@ const STEP_OVERHEAD: f64 = 1.0e6;
 
 /// What starting a training process costs (loading libtorch, reading the
 /// features), in multiply-adds.
-const PROCESS_OVERHEAD: f64 = 5.0e8;
+pub const PROCESS_OVERHEAD: f64 = 5.0e8;
 
 /// Channels of the convolutional model's two convolutions (as
 /// `songvae_models::conv`), and their kernel width.
@@ -46,16 +46,19 @@ pub fn longest_first(units: Vec<Vec<Task>>, study: &StudyData) -> Vec<Vec<Task>>
     ordered
 }
 
-/// A unit's expected work in multiply-adds: for training, a process start
-/// plus, for each expected epoch of its longest member, its steps, each a
-/// fixed overhead and every member's forward and backward pass over one
-/// batch. Baselines (in process, milliseconds) and tasks whose data is
-/// missing weigh nothing.
+/// A unit's expected work in multiply-adds: a process start, then its
+/// training. A stacked group trains its members together, so its steps are
+/// those of its longest member, each a fixed overhead plus every member's
+/// forward and backward pass over one batch; a unit of an architecture
+/// that does not stack (`train::hosted`) trains its members one after
+/// another, so their steps add up. Baselines (in process, milliseconds)
+/// and tasks whose data is missing weigh nothing.
 #[must_use]
 pub fn expected_work(unit: &[Task], study: &StudyData) -> f64 {
-    let mut epochs: f64 = 0.0;
-    let mut per_step_arithmetic = 0.0;
-    let mut steps_per_epoch: f64 = 0.0;
+    let mut stacked_epochs: f64 = 0.0;
+    let mut stacked_steps_per_epoch: f64 = 0.0;
+    let mut stacked_arithmetic = 0.0;
+    let mut one_after_another = 0.0;
     for task in unit {
         let Job::Train(config) = &task.point.job else {
             continue;
@@ -66,30 +69,43 @@ pub fn expected_work(unit: &[Task], study: &StudyData) -> f64 {
         let tracks = data.features.nrows() as f64;
         let training_tracks = (tracks * (1.0 - config.validation_fraction)).max(1.0);
         let batch = (config.batch_size as f64).min(training_tracks).max(1.0);
-        steps_per_epoch = steps_per_epoch.max((training_tracks / batch).ceil());
-        epochs = epochs.max(expected_epochs(config));
+        let steps_per_epoch = (training_tracks / batch).ceil();
+        let epochs = expected_epochs(config);
         let frames = data
             .frames
             .as_ref()
             .map(|frames| (frames.shape()[1] as f64, frames.shape()[2] as f64));
         let width = data.features.ncols() as f64;
         // Forward and backward: about three times the forward pass.
-        per_step_arithmetic +=
-            3.0 * batch * multiply_adds_per_track(&config.model_spec(), width, frames);
+        let arithmetic = 3.0 * batch * multiply_adds_per_track(&config.model_spec(), width, frames);
+        if config.architecture.stacks() {
+            stacked_epochs = stacked_epochs.max(epochs);
+            stacked_steps_per_epoch = stacked_steps_per_epoch.max(steps_per_epoch);
+            stacked_arithmetic += arithmetic;
+        } else {
+            one_after_another += epochs * steps_per_epoch * (STEP_OVERHEAD + arithmetic);
+        }
     }
-    if epochs == 0.0 {
+    let stacked = stacked_epochs * stacked_steps_per_epoch * (STEP_OVERHEAD + stacked_arithmetic);
+    if stacked + one_after_another == 0.0 {
         return 0.0;
     }
-    PROCESS_OVERHEAD + epochs * steps_per_epoch * (STEP_OVERHEAD + per_step_arithmetic)
+    PROCESS_OVERHEAD + stacked + one_after_another
 }
 
 /// Epochs a run is expected to train: midway between its bounds, since
 /// early stopping ends it somewhere between them (all of them for a run of
-/// fixed length).
+/// fixed length), after the autoencoder pretraining of the models that
+/// cluster by design.
 fn expected_epochs(config: &RunConfig) -> f64 {
     let shortest = config.min_epochs.min(config.max_epochs) as f64;
     let longest = config.max_epochs as f64;
-    f64::midpoint(shortest, longest)
+    let pretraining = if config.architecture.clusters_by_design() {
+        config.pretrain_epochs as f64
+    } else {
+        0.0
+    };
+    pretraining + f64::midpoint(shortest, longest)
 }
 
 /// Multiply-adds of one track's forward pass: the dense layers of encoder

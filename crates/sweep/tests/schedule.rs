@@ -12,7 +12,7 @@ use songvae_sweep::runner::{
     DatasetSummary, Executor, Machine, StudyData, SweepOptions, SweepRecord, Task, group_tasks,
     run_sweep,
 };
-use songvae_sweep::schedule::{expected_work, longest_first};
+use songvae_sweep::schedule::{PROCESS_OVERHEAD, expected_work, longest_first};
 use songvae_sweep::spec::{Plan, load_plan};
 
 /// Forty tracks, four columns, two genres.
@@ -140,6 +140,60 @@ fn a_group_of_more_members_weighs_more() {
         .expect("the base group");
     assert_eq!(base_group.len(), 4);
     assert!(expected_work(base_group, &study) > expected_work(base_alone, &study));
+}
+
+#[test]
+fn seeds_trained_one_after_another_add_up_and_pretraining_counts() {
+    let directory = tempfile::tempdir().expect("temporary directory");
+    let path = directory.path().join("spec.json");
+    std::fs::write(
+        &path,
+        r#"{
+  "name": "hosted",
+  "dataset": "dataset.json",
+  "seeds": 2,
+  "base": {"hidden_dim": 64, "min_epochs": 20, "max_epochs": 100},
+  "axes": [
+    {"name": "models", "variants": [
+      {"label": "idec", "set": {"architecture": "idec"}},
+      {"label": "ae", "set": {"architecture": "ae"}}
+    ]}
+  ]
+}"#,
+    )
+    .expect("write spec");
+    let plan = load_plan(&path).expect("valid spec");
+    let study = StudyData::for_plan(&plan, &data());
+    let alone = group_tasks(tasks(&plan), 1);
+    let together = group_tasks(tasks(&plan), 16);
+    let unit_of = |units: &[Vec<Task>], label: &str| {
+        units
+            .iter()
+            .find(|unit| unit[0].point.label == label)
+            .expect("a unit of the label")
+            .clone()
+    };
+    let idec_seed = expected_work(&unit_of(&alone, "idec"), &study);
+    let idec_seeds = unit_of(&together, "idec");
+    assert_eq!(idec_seeds.len(), 2, "both IDEC seeds share one process");
+    // One process start, then the two seeds' training one after another:
+    // twice the training of one.
+    let training_of_one = idec_seed - PROCESS_OVERHEAD;
+    let training_of_two = expected_work(&idec_seeds, &study) - PROCESS_OVERHEAD;
+    assert!(
+        (training_of_two - 2.0 * training_of_one).abs() <= 1e-9 * training_of_two,
+        "{training_of_two} against twice {training_of_one}"
+    );
+    // A stacked group of two shares each step's fixed cost: less than twice.
+    let ae_seed = expected_work(&unit_of(&alone, "ae"), &study);
+    let ae_seeds = unit_of(&together, "ae");
+    assert_eq!(ae_seeds.len(), 2, "both AE seeds stack");
+    assert!(
+        expected_work(&ae_seeds, &study) - PROCESS_OVERHEAD < 2.0 * (ae_seed - PROCESS_OVERHEAD)
+    );
+    // IDEC pretrains an autoencoder of the same sizes first (100 epochs by
+    // default), so one seed weighs more than an AE run of the same shape.
+    assert!(idec_seed > ae_seed, "{idec_seed} against {ae_seed}");
 }
 
 /// Records the order of its calls.
