@@ -20,6 +20,9 @@
 //!   per element and step; this makes one call and eleven. For a group of
 //!   16 VAEs of hidden width 256 those passes were a fifth of the step
 //!   (`docs/performance.md`).
+//!   The passes run on the calling thread: a sweep's training processes
+//!   use one intra-op thread each (`intra_op_threads`, default 1), and with
+//!   more the matrix products still spread over them.
 //! - **Elsewhere (CUDA)**, the eight tensor operations ([`step_tensors`]),
 //!   which keep the update on the device.
 //!
