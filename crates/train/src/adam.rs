@@ -14,8 +14,8 @@
 //! Two implementations compute it, with the same rounding at every step:
 //!
 //! - **On CPU, two passes in Rust** over each parameter's memory, around
-//!   libtorch's square root: the moments in one pass ([`update_moments`]),
-//!   the parameter in the other ([`update_parameter`]). The tensor form
+//!   libtorch's square root: the moments in one pass (`update_moments`),
+//!   the parameter in the other (`update_parameter`). The tensor form
 //!   makes eight libtorch calls and about twenty element reads and writes
 //!   per element and step; this makes one call and eleven. For a group of
 //!   16 VAEs of hidden width 256 those passes were a fifth of the step
@@ -23,7 +23,7 @@
 //!   The passes run on the calling thread: a sweep's training processes
 //!   use one intra-op thread each (`intra_op_threads`, default 1), and with
 //!   more the matrix products still spread over them.
-//! - **Elsewhere (CUDA)**, the eight tensor operations ([`step_tensors`]),
+//! - **Elsewhere (CUDA)**, the eight tensor operations (`step_tensors`),
 //!   which keep the update on the device.
 //!
 //! Every operation of the Rust passes rounds as ATen's CPU kernel for the
