@@ -113,12 +113,16 @@ impl MemberAdam {
     /// contiguous tensors this is the two-pass Rust update, otherwise the
     /// tensor form; both give the same bits.
     pub fn step(&mut self, parameters: &[Tensor], gradients: &[Tensor], steps: &[MemberStep]) {
+        // Made once per step, and only if a parameter takes the tensor form.
+        let mut factors = None;
         for (index, (parameter, gradient)) in parameters.iter().zip(gradients).enumerate() {
             let moments = (&self.exp_avg[index], &self.exp_avg_sq[index]);
             if rust_passes_apply(parameter, gradient, moments, steps.len()) {
                 step_rust_passes(parameter, gradient, moments, steps);
             } else {
-                step_tensors(parameter, gradient, moments, steps);
+                let factors =
+                    factors.get_or_insert_with(|| DeviceFactors::new(steps, parameter.device()));
+                step_tensors(parameter, gradient, moments, factors);
             }
         }
     }
@@ -131,9 +135,36 @@ impl MemberAdam {
         gradients: &[Tensor],
         steps: &[MemberStep],
     ) {
+        let Some(first) = parameters.first() else {
+            return;
+        };
+        let factors = DeviceFactors::new(steps, first.device());
         for (index, (parameter, gradient)) in parameters.iter().zip(gradients).enumerate() {
             let moments = (&self.exp_avg[index], &self.exp_avg_sq[index]);
-            step_tensors(parameter, gradient, moments, steps);
+            step_tensors(parameter, gradient, moments, &factors);
+        }
+    }
+}
+
+/// The members' step sizes and corrections as `[members]` tensors on the
+/// parameters' device, for the tensor form: copied there once per step,
+/// not once per parameter.
+struct DeviceFactors {
+    step_size: Tensor,
+    correction: Tensor,
+}
+
+impl DeviceFactors {
+    fn new(steps: &[MemberStep], device: Device) -> Self {
+        let mut step_sizes = Vec::with_capacity(steps.len());
+        let mut corrections = Vec::with_capacity(steps.len());
+        for step in steps {
+            step_sizes.push(step.step_size);
+            corrections.push(step.correction);
+        }
+        Self {
+            step_size: Tensor::from_slice(&step_sizes).to_device(device),
+            correction: Tensor::from_slice(&corrections).to_device(device),
         }
     }
 }
@@ -166,23 +197,12 @@ fn step_tensors(
     parameter: &Tensor,
     gradient: &Tensor,
     (exp_avg, exp_avg_sq): (&Tensor, &Tensor),
-    steps: &[MemberStep],
+    factors: &DeviceFactors,
 ) {
-    let device = parameter.device();
-    let mut shape = vec![steps.len() as i64];
+    let mut shape = vec![factors.step_size.numel() as i64];
     shape.resize(parameter.dim(), 1);
-    let mut step_sizes = Vec::with_capacity(steps.len());
-    let mut corrections = Vec::with_capacity(steps.len());
-    for step in steps {
-        step_sizes.push(step.step_size);
-        corrections.push(step.correction);
-    }
-    let step_size = Tensor::from_slice(&step_sizes)
-        .view(shape.as_slice())
-        .to_device(device);
-    let correction = Tensor::from_slice(&corrections)
-        .view(shape.as_slice())
-        .to_device(device);
+    let step_size = factors.step_size.view(shape.as_slice());
+    let correction = factors.correction.view(shape.as_slice());
     tch::no_grad(|| {
         let mut exp_avg = exp_avg.shallow_clone();
         let mut exp_avg_sq = exp_avg_sq.shallow_clone();
