@@ -86,7 +86,7 @@ const KERNELS_RESTART_VARIABLE: &str = "SONGVAE_KERNELS_SET";
 /// environment, so when one differs the binary starts itself again in
 /// place (`exec`: the same process id and arguments) with them set. Called
 /// before the first tensor.
-fn use_kernels(kernels: Kernels) -> anyhow::Result<()> {
+fn use_training_environment(kernels: Kernels) -> anyhow::Result<()> {
     let tunables = std::env::var(ALLOCATOR_VARIABLE).ok();
     let variables = training_environment(kernels, tunables.as_deref());
     let mut missing = Vec::new();
@@ -141,7 +141,7 @@ fn run(args: &Args, config_path: &Path, out: &Path) -> anyhow::Result<RunResult>
     if let Some(device) = args.device {
         config.device = device;
     }
-    use_kernels(config.kernels)?;
+    use_training_environment(config.kernels)?;
     tch::set_num_threads(i32::try_from(config.intra_op_threads).context("intra_op_threads")?);
     let progress = if args.quiet {
         ProgressBar::hidden()
@@ -210,7 +210,7 @@ fn run_group(args: &Args, group_path: &Path) -> anyhow::Result<()> {
             configs.push(config);
         }
         if let Some(first) = configs.first() {
-            use_kernels(first.kernels)?;
+            use_training_environment(first.kernels)?;
         }
         let threads = configs.first().map_or(1, |config| config.intra_op_threads);
         tch::set_num_threads(i32::try_from(threads).context("intra_op_threads")?);
