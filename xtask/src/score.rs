@@ -137,6 +137,8 @@ pub fn score_json(args: &ScoreArgs) -> Result<String> {
                 Some(Covariance::Diag) => CovarianceType::Diag,
                 Some(Covariance::Full) | None => CovarianceType::Full,
             },
+            // One clustering: this command scores one partition, for parity with scikit-learn.
+            draws: 1,
         };
         let predicted = cluster(embedding.view(), k, &clustering, args.seed)
             .with_context(|| format!("{:?}", args.algo).to_lowercase())?;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use songvae_metrics::gaussian_mixture::CovarianceType;
-use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig};
+use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig, MAX_DRAWS};
 
 use crate::device::DeviceChoice;
 use crate::machine::Kernels;
@@ -430,6 +430,12 @@ impl RunConfig {
         if self.clustering.n_init == 0 {
             return Err(invalid("clustering.n_init", "must be at least 1"));
         }
+        if self.clustering.draws == 0 || self.clustering.draws > MAX_DRAWS {
+            return Err(invalid(
+                "clustering.draws",
+                format!("{} is outside 1 to {MAX_DRAWS}", self.clustering.draws),
+            ));
+        }
         if self.clustering.covariance != CovarianceType::Full
             && self.clustering.algorithm != ClusteringAlgorithm::Gmm
         {
@@ -537,6 +543,14 @@ mod tests {
                 r#"{"architecture": "ae", "update_interval": 5}"#,
                 "update_interval: applies to idec only",
             ),
+            (
+                r#"{"clustering": {"draws": 0}}"#,
+                "clustering.draws: 0 is outside 1 to 1000",
+            ),
+            (
+                r#"{"clustering": {"draws": 1001}}"#,
+                "clustering.draws: 1001 is outside 1 to 1000",
+            ),
         ];
         for (json, key) in cases {
             let message = error_of(json);
@@ -560,6 +574,10 @@ mod tests {
         ] {
             assert!(json.get(key).is_none(), "{key} is written at its default");
         }
+        assert!(
+            json["clustering"].get("draws").is_none(),
+            "clustering.draws is written at its default"
+        );
         let tanh: RunConfig =
             serde_json::from_str(r#"{"activation": "tanh", "plateau_decays": 2}"#).unwrap();
         let json = serde_json::to_value(&tanh).unwrap();

@@ -29,7 +29,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use songvae_features::dataset::FeatureSettings;
 use songvae_metrics::gaussian_mixture::CovarianceType;
-use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig};
+use songvae_metrics::scoring::{ClusteringAlgorithm, ClusteringConfig, MAX_DRAWS};
 use songvae_run::config::RunConfig;
 use songvae_run::device::DeviceChoice;
 use songvae_run::metric::{Direction, Metric, TABLE};
@@ -96,6 +96,7 @@ pub enum Mode {
 /// | `k` | classes of the primary label | 2 ..= tracks - 1 |
 /// | `n_init` | 10 | >= 1 restarts of k-means and of the mixture |
 /// | `covariance` | `full` | `full` or `diag`, for the `gmm` points |
+/// | `draws` | 1 | 1 ..= 1000 clusterings per run whose scores are averaged (`ClusteringConfig::draws`; the default study sets 10) |
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClusteringSpec {
@@ -107,6 +108,8 @@ pub struct ClusteringSpec {
     pub n_init: usize,
     /// Covariance form of the `gmm` points.
     pub covariance: CovarianceType,
+    /// Clusterings per run whose scores are averaged.
+    pub draws: usize,
 }
 
 impl Default for ClusteringSpec {
@@ -116,6 +119,7 @@ impl Default for ClusteringSpec {
             k: None,
             n_init: 10,
             covariance: CovarianceType::Full,
+            draws: 1,
         }
     }
 }
@@ -508,20 +512,29 @@ pub fn load_plan_with_base(path: &Path, base_keys: &[(&str, Value)]) -> Result<P
     Ok(plan)
 }
 
+/// Sets the spec's clustering keys (`n_init`, `draws` when not 1, `k` when
+/// given) in the base run config, from where every point inherits them.
+fn set_clustering_keys(base_json: &mut Map<String, Value>, clustering: &ClusteringSpec) {
+    set_key(
+        base_json,
+        "clustering.n_init",
+        Value::from(clustering.n_init),
+    );
+    if clustering.draws != 1 {
+        set_key(base_json, "clustering.draws", Value::from(clustering.draws));
+    }
+    if let Some(k) = clustering.k {
+        set_key(base_json, "clustering.k", Value::from(k));
+    }
+}
+
 /// Checks a parsed spec and expands it into a plan; `directory` resolves the
 /// dataset path. `spec_path` and `spec_hash` are left empty for the caller.
 pub fn expand(spec: &SweepSpec, directory: &Path) -> Result<Plan> {
     check_top_level(spec)?;
     let clustering = check_clustering(&spec.clustering)?;
     let mut base_json = spec.base.clone();
-    set_key(
-        &mut base_json,
-        "clustering.n_init",
-        Value::from(clustering.n_init),
-    );
-    if let Some(k) = clustering.k {
-        set_key(&mut base_json, "clustering.k", Value::from(k));
-    }
+    set_clustering_keys(&mut base_json, &clustering);
     let base = run_config_from("base", &base_json)?;
 
     let mut axis_variants = Vec::new();
@@ -946,6 +959,12 @@ fn check_clustering(clustering: &ClusteringSpec) -> Result<ClusteringSpec> {
     if clustering.n_init == 0 {
         return Err(Error::spec("clustering.n_init", "must be at least 1"));
     }
+    if clustering.draws == 0 || clustering.draws > MAX_DRAWS {
+        return Err(Error::spec(
+            "clustering.draws",
+            format!("{} is outside 1 to {MAX_DRAWS}", clustering.draws),
+        ));
+    }
     if let Some(k) = clustering.k
         && k < 2
     {
@@ -1161,7 +1180,8 @@ pub fn point_id(job: &Job, feature_set: &str) -> String {
 /// `device` as the constants `0` and `"auto"` (a point's runs differ in
 /// seed and device, its id does not), `intra_op_threads`, `kernels` (only
 /// when not at its default) and the clustering
-/// (`algorithm`, `k`, `n_init`, and `covariance` only when not `full`). A
+/// (`algorithm`, `k`, `n_init`, `covariance` only when not `full` and
+/// `draws` only when not 1). A
 /// baseline writes its `kind`, `components` and clustering. The text is the
 /// compact JSON those keys have always had, so ids written before this
 /// projection existed are unchanged (`tests/spec.rs` resumes a committed
@@ -1238,6 +1258,11 @@ fn clustering_identity(clustering: &ClusteringConfig) -> String {
         "covariance",
         &clustering.covariance,
         &ClusteringConfig::default().covariance,
+    );
+    fields.push_unless_default(
+        "draws",
+        &clustering.draws,
+        &ClusteringConfig::default().draws,
     );
     fields.object()
 }

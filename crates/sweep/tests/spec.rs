@@ -63,11 +63,11 @@ fn grid_expands_to_every_combination_and_baselines_once() {
 #[test]
 fn one_factor_study_shares_the_base_point_between_axes() {
     let plan = load_plan(&fixtures().join("ablation.json")).unwrap();
-    // 6 + 5 + 5 + 7 + 5 + 12 + 5 + 8 + 6 = 59 rows; the base point appears
+    // 6 + 5 + 5 + 7 + 5 + 13 + 5 + 8 + 6 = 60 rows; the base point appears
     // in all nine axes (as "VAE (FC)", "yeo_johnson (default): VAE",
     // "fused: VAE" and "word (default): VAE" too), PCA+KMeans in four and
-    // the beta-VAE (beta 4) in two, so 59 - 8 - 3 - 1 = 47.
-    assert_eq!(plan.points.len(), 47);
+    // the beta-VAE (beta 4) in two, so 60 - 8 - 3 - 1 = 48.
+    assert_eq!(plan.points.len(), 48);
     // Feature sets: the base, audio transforms standard and quantile_normal,
     // audio only, lyrics only, first-eigenvalue weights, char_wb lyrics.
     assert_eq!(plan.feature_sets.len(), 7);
@@ -175,6 +175,43 @@ fn several_clustering_algorithms_multiply_every_point() {
         };
         let diagonal = config.clustering.covariance == CovarianceType::Diag;
         assert_eq!(diagonal, point.label.ends_with("(gmm)"), "{}", point.label);
+    }
+}
+
+#[test]
+fn clustering_draws_reach_every_point_and_its_id_only_when_not_one() {
+    let directory = tempfile::tempdir().unwrap();
+    let plan_with = |clustering: &str| {
+        let path = directory.path().join("spec.json");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"name": "c", "dataset": "d.json", "clustering": {clustering},
+                    "axes": [{{"name": "models", "variants": [
+                      {{"label": "VAE", "set": {{}}}},
+                      {{"label": "PCA+KMeans", "baseline": "pca_kmeans"}}]}}]}}"#
+            ),
+        )
+        .unwrap();
+        load_plan(&path).unwrap()
+    };
+    let unset = plan_with("{}");
+    let one = plan_with(r#"{"draws": 1}"#);
+    let ten = plan_with(r#"{"draws": 10}"#);
+    for ((unset, one), ten) in unset.points.iter().zip(&one.points).zip(&ten.points) {
+        assert_eq!(
+            unset.id, one.id,
+            "draws 1 is the default: ids written before it stay"
+        );
+        assert_ne!(
+            one.id, ten.id,
+            "averaged scores are other numbers: another id"
+        );
+        let draws = match &ten.job {
+            Job::Train(config) => config.clustering.draws,
+            Job::Baseline { clustering, .. } => clustering.draws,
+        };
+        assert_eq!(draws, 10, "{}", ten.label);
     }
 }
 
