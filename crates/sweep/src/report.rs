@@ -26,6 +26,7 @@ use crate::runner::SweepRecord;
 use crate::significance;
 use crate::spec::{Axis, BaselineKind, Column, Job, Mode, Plan, numeric_axis_values};
 use songvae_features::fusion::Modality;
+use songvae_metrics::scoring::ClusteringConfig;
 
 /// A study merged from one or more sweep directories.
 #[derive(Clone, Debug)]
@@ -784,6 +785,7 @@ fn setting_paragraph(study: &Study) -> String {
         base.min_epochs,
         base.patience
     );
+    text.push_str(&clustering_line(&base.clustering));
     text.push_str(&feature_settings_line(study));
     let machine = &record.machine;
     let mut devices = Vec::new();
@@ -824,6 +826,22 @@ fn setting_paragraph(study: &Study) -> String {
         counts[3]
     );
     text
+}
+
+/// How each run's latents were clustered and scored: restarts, and how
+/// many independent clusterings each score is the mean of.
+fn clustering_line(clustering: &ClusteringConfig) -> String {
+    if clustering.draws > 1 {
+        format!(
+            "\n- Clustering: {} restarts per clustering; every score that depends on the clusters is the mean over {} independent clusterings of the run's latents (`clustering.draws`), and its clusters are the first's.",
+            clustering.n_init, clustering.draws
+        )
+    } else {
+        format!(
+            "\n- Clustering: {} restarts, one clustering per run, seeded by the run's seed.",
+            clustering.n_init
+        )
+    }
 }
 
 /// The modalities a feature set fused: as built (`sweep.json`), else as
