@@ -265,14 +265,14 @@ pub fn cluster_and_score(
     let first = cluster(embedding, k, clustering, seed)?;
     let mut scores = score_clusters(embedding, &first, k, labels)?;
     if draws > 1 {
-        let mut partition_scores = vec![PartitionScores::of(&scores)];
+        let mut later_draws = Vec::with_capacity(draws - 1);
         for draw in 1..draws {
             let predicted = cluster(embedding, k, clustering, draw_seed(seed, draw))?;
             let mut draw_scores = Scores::default();
             score_partition(embedding, &predicted, labels, &mut draw_scores)?;
-            partition_scores.push(PartitionScores::of(&draw_scores));
+            later_draws.push(draw_scores);
         }
-        average_partition_scores(&partition_scores, &mut scores);
+        average_over_draws(&mut scores, &later_draws);
     }
     Ok((first, scores))
 }
@@ -284,69 +284,47 @@ pub fn draw_seed(seed: u64, draw: usize) -> u64 {
     seed ^ (draw as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// The scores of one draw that depend on its partition.
-struct PartitionScores {
-    internal: [Option<f64>; 3],
-    internal_absent: Option<String>,
-    labels: Vec<LabelScores>,
-}
-
 const INTERNAL_KEYS: [&str; 3] = ["silhouette", "davies_bouldin", "calinski_harabasz"];
 
-impl PartitionScores {
-    fn of(scores: &Scores) -> Self {
-        Self {
-            internal: [
-                scores.silhouette,
-                scores.davies_bouldin,
-                scores.calinski_harabasz,
-            ],
-            internal_absent: scores.absent.get(INTERNAL_KEYS[0]).cloned(),
-            labels: scores.labels.clone(),
-        }
-    }
-}
-
 /// Replaces the partition-dependent scores of `scores` (the first draw's)
-/// by their means over `draws`.
-fn average_partition_scores(draws: &[PartitionScores], scores: &mut Scores) {
-    let count = draws.len() as f64;
+/// by their means over it and `later_draws` (which hold only those scores).
+fn average_over_draws(scores: &mut Scores, later_draws: &[Scores]) {
+    let count = (later_draws.len() + 1) as f64;
     let mut internal_absent = None;
-    for (draw, partition) in draws.iter().enumerate() {
-        if let Some(reason) = &partition.internal_absent {
+    for (draw, draw_scores) in std::iter::once(&*scores).chain(later_draws).enumerate() {
+        if let Some(reason) = draw_scores.absent.get(INTERNAL_KEYS[0]) {
             internal_absent = Some(format!("clustering draw {draw}: {reason}"));
             break;
         }
     }
-    let mut internal = [Some(0.0); 3];
-    for (slot, total) in internal.iter_mut().enumerate() {
-        let mut sum = 0.0;
-        for partition in draws {
-            sum += partition.internal[slot].unwrap_or(f64::NAN);
+    let mean = |first: Option<f64>, pick: fn(&Scores) -> Option<f64>| {
+        let mut sum = first?;
+        for draw_scores in later_draws {
+            sum += pick(draw_scores)?;
         }
-        *total = internal_absent.is_none().then_some(sum / count);
-    }
-    [
-        scores.silhouette,
-        scores.davies_bouldin,
-        scores.calinski_harabasz,
-    ] = internal;
-    for key in INTERNAL_KEYS {
-        scores.absent.remove(key);
-        if let Some(reason) = &internal_absent {
+        Some(sum / count)
+    };
+    if let Some(reason) = internal_absent {
+        scores.silhouette = None;
+        scores.davies_bouldin = None;
+        scores.calinski_harabasz = None;
+        for key in INTERNAL_KEYS {
             scores.absent.insert(key.to_owned(), reason.clone());
         }
+    } else {
+        scores.silhouette = mean(scores.silhouette, |draw| draw.silhouette);
+        scores.davies_bouldin = mean(scores.davies_bouldin, |draw| draw.davies_bouldin);
+        scores.calinski_harabasz = mean(scores.calinski_harabasz, |draw| draw.calinski_harabasz);
     }
     for (index, label) in scores.labels.iter_mut().enumerate() {
-        let (mut ari, mut nmi, mut purity) = (0.0, 0.0, 0.0);
-        for partition in draws {
-            ari += partition.labels[index].ari;
-            nmi += partition.labels[index].nmi;
-            purity += partition.labels[index].purity;
+        for draw_scores in later_draws {
+            label.ari += draw_scores.labels[index].ari;
+            label.nmi += draw_scores.labels[index].nmi;
+            label.purity += draw_scores.labels[index].purity;
         }
-        label.ari = ari / count;
-        label.nmi = nmi / count;
-        label.purity = purity / count;
+        label.ari /= count;
+        label.nmi /= count;
+        label.purity /= count;
     }
     if let Some(primary) = scores.labels.first() {
         scores.ari = Some(primary.ari);
